@@ -1,0 +1,44 @@
+"""ecs_notebook: interactive data lineage for Jupyter, built on versioned pydantic entities."""
+
+from __future__ import annotations
+
+from .address import create_composite_entity, get, is_address, put
+from .entity import ContainerEntity, Entity, ParameterEntity
+from .errors import (
+    AddressError,
+    EcsError,
+    EntityNotFoundError,
+    ExecutionTimeoutError,
+    FunctionNotFoundError,
+    InputValidationError,
+    RegistrationError,
+    StoreError,
+)
+from .registry import EntityRegistry
+from .tree import EdgeType, EntityEdge, EntityTree, build_entity_tree, find_modified_entities
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AddressError",
+    "ContainerEntity",
+    "EcsError",
+    "EdgeType",
+    "Entity",
+    "EntityEdge",
+    "EntityNotFoundError",
+    "EntityRegistry",
+    "EntityTree",
+    "ExecutionTimeoutError",
+    "FunctionNotFoundError",
+    "InputValidationError",
+    "ParameterEntity",
+    "RegistrationError",
+    "StoreError",
+    "build_entity_tree",
+    "create_composite_entity",
+    "find_modified_entities",
+    "get",
+    "is_address",
+    "put",
+]

@@ -1,0 +1,308 @@
+"""Addresses (``@uuid.field.0.key``): parsing, resolution against recorded versions, get/put."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+
+from ._ids import short
+from .entity import Entity, UntypedEntity
+from .errors import AddressError, InputValidationError
+from .records import VersionRecord, materialize
+from .registry import EntityRegistry
+from .tree import SLOT, SetTemplate, fill_template
+from .typeinfo import class_info, snapshot_value
+
+_UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+_ADDRESS = re.compile(rf"@({_UUID_RE})((?:\.[^.\s]+)*)")
+
+
+def is_address(value: Any) -> bool:
+    """Return True if ``value`` is a well-formed address string.
+
+    >>> is_address("@3f2a1c00-0000-4000-8000-0000000000e1.courses.0")
+    True
+    >>> is_address("3f2a1c00")
+    False
+    """
+    return isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
+
+
+def parse_address(address: str) -> tuple[UUID, list[str]]:
+    """Split an address into its ecs_id and path segments; AddressError if malformed."""
+    if not isinstance(address, str):
+        msg = f"An address is a string like '@<uuid>.field', got {type(address).__name__}: {address!r:.80}"
+        raise AddressError(msg)
+    m = _ADDRESS.fullmatch(address.strip())
+    if m is None:
+        msg = _malformed(address)
+        raise AddressError(msg)
+    path = m.group(2)
+    return UUID(m.group(1)), path[1:].split(".") if path else []
+
+
+def _malformed(address: str) -> str:
+    s = address.strip()
+    if not s.startswith("@"):
+        return f"Malformed address {address!r}: it must start with '@' followed by an entity's ecs_id."
+    head = s[1:].split(".", 1)[0]
+    if not re.fullmatch(_UUID_RE, head):
+        return f"Malformed address {address!r}: {head!r} is not a UUID (expected @xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)."
+    return f"Malformed address {address!r}: empty path segment (two dots in a row, or a trailing dot)."
+
+
+_RECORD, _TEMPLATE, _VALUE = 0, 1, 2
+
+
+class _Cursor:
+    """Where resolution stands: on a record, inside one of its field templates, or in a plain value.
+
+    ``rec`` is always the last entity version passed (the owner of what the cursor points at).
+    """
+
+    __slots__ = ("kind", "offset", "rec", "template", "value")
+
+    def __init__(self, rec: VersionRecord) -> None:
+        self.kind = _RECORD
+        self.rec = rec
+        self.template: Any = None
+        self.offset = 0
+        self.value: Any = None
+
+    def enter(self, rec: VersionRecord) -> None:
+        self.kind, self.rec, self.template, self.offset = _RECORD, rec, None, 0
+
+
+_CONTAINERS = (list, tuple, dict, SetTemplate)
+
+
+def _count_slots(t: Any) -> int:
+    """Number of child entities a template holds."""
+    if t is SLOT:
+        return 1
+    tt = type(t)
+    if tt is dict:
+        return sum(_count_slots(v) for v in t.values())
+    if tt in _CONTAINERS:
+        n = t.count(SLOT) if tt is list else sum(1 for v in t if v is SLOT)
+        return n + sum(_count_slots(v) for v in t if type(v) in _CONTAINERS)
+    return 0
+
+
+def _step_container(container: Any, seg: str, address: str, done: str) -> tuple[Any, Any]:
+    """Return (item, position) of ``seg`` inside a list/tuple/dict; AddressError naming the segment."""
+    if type(container) is dict:
+        if seg in container:
+            return container[seg], seg
+        if seg.lstrip("-").isdigit() and int(seg) in container:
+            return container[int(seg)], int(seg)
+        keys = ", ".join(map(repr, list(container)[:10]))
+        msg = f"No key {seg!r} at {done} (keys: {keys}). Address: {address}"
+        raise AddressError(msg)
+    if type(container) is SetTemplate or isinstance(container, (set, frozenset)):
+        msg = f"Segment {seg!r}: {done} is a set, which has no order to index. Address: {address}"
+        raise AddressError(msg)
+    if isinstance(container, (list, tuple)):
+        if not seg.isdigit():
+            msg = f"Segment {seg!r} at {done} must be a list index (digits). Address: {address}"
+            raise AddressError(msg)
+        i = int(seg)
+        if i >= len(container):
+            msg = f"Index {i} out of range at {done} (length {len(container)}). Address: {address}"
+            raise AddressError(msg)
+        return container[i], i
+    if isinstance(container, Entity):  # a plain value holding an entity (not tracked as a child)
+        if seg in type(container).model_fields:
+            return getattr(container, seg), seg
+    msg = f"Cannot navigate into {type(container).__name__} at {done} with segment {seg!r}. Address: {address}"
+    raise AddressError(msg)
+
+
+def _slots_before(t: Any, pos: Any) -> int:
+    if type(t) is dict:
+        before = []
+        for k, v in t.items():
+            if k == pos:
+                break
+            before.append(v)
+    else:
+        before = t[:pos]
+    n = before.count(SLOT)
+    if n != len(before):
+        n += sum(_count_slots(v) for v in before if type(v) in _CONTAINERS)
+    return n
+
+
+def _enter_field(cur: _Cursor, seg: str, address: str, done: str) -> None:
+    rec = cur.rec
+    info = class_info(rec.cls)
+    if seg in info.entity_fields:
+        k = info.entity_fields.index(seg)
+        templates = rec.templates or ()
+        offset = sum(_count_slots(t) for t in templates[:k])
+        t = templates[k]
+        if t is SLOT:
+            cur.enter(EntityRegistry.record(rec.slots[offset]))
+        else:
+            cur.kind, cur.template, cur.offset = _TEMPLATE, t, offset
+        return
+    if seg in info.plain_fields:
+        cur.kind, cur.value = _VALUE, rec.plain[info.plain_fields.index(seg)]
+        return
+    if rec.cls is UntypedEntity:
+        data = rec.plain[info.plain_fields.index("untyped_data")]
+        if seg in data:
+            cur.kind, cur.value = _VALUE, data[seg]
+            return
+    fields = ", ".join(info.data_fields)
+    msg = f"{rec.cls.__name__} {short(rec.ecs_id)} has no field {seg!r} (fields: {fields}). Address: {address}"
+    raise AddressError(msg)
+
+
+def _resolve(address: str) -> _Cursor:
+    eid, segs = parse_address(address)
+    cur = _Cursor(EntityRegistry.record(eid))
+    done = f"@{short(eid)}"
+    for seg in segs:
+        if cur.kind == _RECORD:
+            _enter_field(cur, seg, address, done)
+        elif cur.kind == _TEMPLATE:
+            item, pos = _step_container(cur.template, seg, address, done)
+            skipped = _slots_before(cur.template, pos)
+            if item is SLOT:
+                cur.enter(EntityRegistry.record(cur.rec.slots[cur.offset + skipped]))
+            else:
+                cur.template = item
+                cur.offset += skipped
+                if type(item) not in _CONTAINERS:
+                    cur.kind, cur.value = _VALUE, item
+        else:
+            cur.value, _ = _step_container(cur.value, seg, address, done)
+        done = f"{done}.{seg}"
+    return cur
+
+
+def resolve_with_source(address: str) -> tuple[Any, UUID]:
+    """Return (a copy of the addressed value, ecs_id of the entity version holding it)."""
+    cur = _resolve(address)
+    rec = cur.rec
+    if cur.kind == _RECORD:
+        return materialize(rec, EntityRegistry.record), rec.ecs_id
+    if cur.kind == _TEMPLATE:
+        n = _count_slots(cur.template)
+        kids = [materialize(EntityRegistry.record(c), EntityRegistry.record) for c in rec.slots[cur.offset : cur.offset + n]]
+        return fill_template(cur.template, iter(kids)), rec.ecs_id
+    return snapshot_value(cur.value), rec.ecs_id
+
+
+def get(address: str) -> Any:
+    """Return the value an address names (entity values as copies with fresh live_ids).
+
+    Raises:
+        AddressError: malformed address, or a field/index/key that does not resolve.
+        EntityNotFoundError: the ecs_id is not recorded.
+    """
+    return resolve_with_source(address)[0]
+
+
+def put(address: str, value: Any) -> UUID:
+    """Record a new version of the addressed entity's lineage with ``value`` set at the path.
+
+    The new version is the lineage's latest recorded version with that one value changed; live
+    objects of the lineage are not touched. Returns the new ecs_id.
+    """
+    eid, segs = parse_address(address)
+    if not segs:
+        msg = f"put() needs a field path after the id (e.g. {address}.name); got the bare entity {address}."
+        raise AddressError(msg)
+    _resolve(address)  # validate the path against the named version first
+    target = EntityRegistry.record(eid)
+    latest = EntityRegistry.record(EntityRegistry.latest(target.lineage_id))
+    obj = materialize(latest, EntityRegistry.record, latest.ecs_id, as_root=True)
+    holder: Any = obj
+    for i, seg in enumerate(segs[:-1]):
+        holder = _live_step(holder, seg, address, segs[: i + 1])
+    _live_set(holder, segs[-1], value, address)
+    EntityRegistry._commit(obj)
+    EntityRegistry._live_index.pop(obj.live_id.int, None)
+    return obj.ecs_id
+
+
+def _live_step(holder: Any, seg: str, address: str, path: list[str]) -> Any:
+    if isinstance(holder, Entity):
+        if seg in type(holder).model_fields:
+            return getattr(holder, seg)
+        if isinstance(holder, UntypedEntity) and seg in holder.untyped_data:
+            return holder.untyped_data[seg]
+    item, _ = _step_container(holder, seg, address, ".".join(path[:-1]) or "root")
+    return item
+
+
+def _live_set(holder: Any, seg: str, value: Any, address: str) -> None:
+    if isinstance(holder, Entity):
+        cls = type(holder)
+        if seg in cls.model_fields:
+            try:
+                cls.__pydantic_validator__.validate_assignment(holder, seg, value)
+            except ValidationError as exc:
+                msg = f"put({address!r}): {value!r:.60} is not valid for {cls.__name__}.{seg}: {exc.errors()[0]['msg']}"
+                raise InputValidationError(msg) from exc
+            holder.__dict__["attribute_source"][seg] = None
+            return
+        if isinstance(holder, UntypedEntity) and seg in holder.untyped_data:
+            holder.untyped_data[seg] = value
+            return
+        msg = f"{cls.__name__} has no field {seg!r}. Address: {address}"
+        raise AddressError(msg)
+    if isinstance(holder, tuple):
+        msg = f"Cannot set {seg!r} inside a tuple (tuples are immutable). Address: {address}"
+        raise AddressError(msg)
+    if isinstance(holder, list):
+        _step_container(holder, seg, address, "the list")
+        holder[int(seg)] = value
+    elif isinstance(holder, dict):
+        key: Any = seg if seg in holder or not seg.lstrip("-").isdigit() else int(seg)
+        holder[key] = value
+    else:
+        msg = f"Cannot set {seg!r} inside {type(holder).__name__}. Address: {address}"
+        raise AddressError(msg)
+
+
+def create_composite_entity(cls: type[Entity], mapping: dict[str, Any], register: bool = True) -> Entity:
+    """Build a ``cls`` entity from literal values, entities and addresses.
+
+    Borrowed fields (an address, an entity, or containers of them) get ``attribute_source`` set to
+    the version they came from; literal values get None.
+    """
+    values: dict[str, Any] = {}
+    sources: dict[str, Any] = {}
+    for field, raw in mapping.items():
+        values[field], sources[field] = _borrow(raw)
+    try:
+        obj = cls(**values)
+    except ValidationError as exc:
+        msg = f"create_composite_entity({cls.__name__}): {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}"
+        raise InputValidationError(msg) from exc
+    obj.__dict__["attribute_source"].update(sources)
+    if register:
+        obj.promote_to_root()
+    return obj
+
+
+def _borrow(raw: Any) -> tuple[Any, Any]:
+    if is_address(raw):
+        return resolve_with_source(raw)
+    if isinstance(raw, Entity):
+        if raw.ecs_id not in EntityRegistry:
+            EntityRegistry.version_live_tree_of(raw)
+        return raw.model_copy(deep=True), raw.ecs_id
+    if type(raw) is list:
+        pairs = [_borrow(v) for v in raw]
+        return [p[0] for p in pairs], [p[1] for p in pairs]
+    if type(raw) is dict:
+        pairs_d = {k: _borrow(v) for k, v in raw.items()}
+        return {k: p[0] for k, p in pairs_d.items()}, {k: p[1] for k, p in pairs_d.items()}
+    return raw, None

@@ -1,0 +1,131 @@
+"""Immutable version records: what the registry keeps of each entity version, and rebuilding copies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from ._ids import new_id
+from .entity import Entity
+from .tree import fill_template
+from .typeinfo import class_info, snapshot_value
+
+
+class VersionRecord(NamedTuple):
+    """One recorded entity version. Never changes once made (a tuple: cheap to build, immutable).
+
+    Child entities are referenced by their version ids (``slots``, in template order), so a record
+    is shared by every tree version in which that child is unchanged.
+    """
+
+    ecs_id: UUID
+    lineage_id: UUID
+    cls: type[Entity]
+    #: Snapshot of the plain fields, in ``class_info(cls).plain_fields`` order.
+    plain: tuple[Any, ...]
+    #: Field templates (entities replaced by SLOT), in ``class_info(cls).entity_fields`` order.
+    templates: tuple[Any, ...] | None
+    #: ecs_ids of the children, in slot order.
+    slots: tuple[UUID, ...]
+    root_ecs_id: UUID
+    previous_ecs_id: UUID | None
+    old_ids: tuple[UUID, ...]
+    created_at: datetime
+    forked_at: datetime | None
+    attribute_source: dict[str, Any]
+    derived_from_function: str | None = None
+    derived_from_execution_id: UUID | None = None
+    function_input_entities: tuple[UUID, ...] = ()
+    sibling_output_entities: tuple[UUID, ...] = ()
+    output_index: int | None = None
+    #: When only some children changed: the record whose slots these extend, and the changed slots.
+    #: Lets a store write the changed path instead of every child reference.
+    slots_base: UUID | None = None
+    slots_delta: dict[int, UUID] | None = None
+    from_storage: bool = False
+
+    @property
+    def type_path(self) -> str:
+        return self.cls.__ecs_type__  # type: ignore[attr-defined]
+
+    def plain_dict(self) -> dict[str, Any]:
+        """Plain field values by name (shared, do not mutate)."""
+        return dict(zip(class_info(self.cls).plain_fields, self.plain))
+
+
+_new_obj = object.__new__
+_setattr = object.__setattr__
+
+
+def build_entity(rec: VersionRecord, children: list[Entity], root_ecs_id: UUID, root_live_id: UUID | None) -> Entity:
+    """Return a fresh entity object (new live_id) holding a copy of ``rec``'s data."""
+    cls = rec.cls
+    info = class_info(cls)
+    d: dict[str, Any] = {
+        "ecs_id": rec.ecs_id,
+        "lineage_id": rec.lineage_id,
+        "live_id": new_id(),
+        "previous_ecs_id": rec.previous_ecs_id,
+        "old_ids": list(rec.old_ids),
+        "root_ecs_id": root_ecs_id,
+        "root_live_id": root_live_id,
+        "created_at": rec.created_at,
+        "forked_at": rec.forked_at,
+        "from_storage": rec.from_storage,
+        "attribute_source": snapshot_value(rec.attribute_source),
+        "derived_from_function": rec.derived_from_function,
+        "derived_from_execution_id": rec.derived_from_execution_id,
+        "function_input_entities": list(rec.function_input_entities),
+        "sibling_output_entities": list(rec.sibling_output_entities),
+        "output_index": rec.output_index,
+    }
+    if info.plain_all_scalar:
+        d.update(zip(info.plain_fields, rec.plain))
+    else:
+        d.update(zip(info.plain_fields, map(snapshot_value, rec.plain)))
+    if rec.templates is not None:
+        kids = iter(children)
+        d.update(zip(info.entity_fields, (fill_template(t, kids) for t in rec.templates)))
+    obj = _new_obj(cls)
+    _setattr(obj, "__dict__", d)
+    _setattr(obj, "__pydantic_fields_set__", set(info.data_fields))
+    _setattr(obj, "__pydantic_extra__", None)
+    _setattr(obj, "__pydantic_private__", None)
+    return obj
+
+
+def materialize(
+    top: VersionRecord,
+    lookup: Callable[[UUID], VersionRecord],
+    root_ecs_id: UUID | None = None,
+    *,
+    as_root: bool = False,
+) -> Entity:
+    """Rebuild the entity of ``top`` and its whole subtree as fresh objects.
+
+    Iterative (deep chains do not hit the recursion limit). ``as_root`` makes the rebuilt object
+    the root of its copy (``root_live_id`` = its new live_id).
+    """
+    order = [top]
+    parent_of = [-1]
+    i = 0
+    while i < len(order):
+        for cid in order[i].slots:
+            order.append(lookup(cid))
+            parent_of.append(i)
+        i += 1
+    kids: list[list[Entity]] = [[] for _ in order]
+    root_id = root_ecs_id if root_ecs_id is not None else top.root_ecs_id
+    built: list[Entity] = [None] * len(order)  # type: ignore[list-item]
+    for j in range(len(order) - 1, -1, -1):
+        built[j] = build_entity(order[j], kids[j][::-1], root_id, None)
+        if parent_of[j] >= 0:
+            kids[parent_of[j]].append(built[j])
+    obj = built[0]
+    if as_root:
+        live = obj.__dict__["live_id"]
+        for e in built:
+            e.__dict__["root_live_id"] = live
+    return obj

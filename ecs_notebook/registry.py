@@ -1,0 +1,478 @@
+"""EntityRegistry: immutable version records with structural sharing, change detection, lookups."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+from collections.abc import Callable, Iterable
+from typing import Any
+from uuid import UUID
+
+from ._ids import new_id, short, utcnow
+from ._state import stateful
+from .entity import Entity
+from .errors import EntityNotFoundError, RegistrationError
+from .records import VersionRecord, materialize
+from .tree import EntityTree, Walk, build_entity_tree, walk
+from .typeinfo import snapshot_plain, snapshot_source, values_equal
+
+_tuple_new = tuple.__new__
+
+#: Called with the new records of every recorded tree version, in recording order.
+RecordListener = Callable[[list[VersionRecord]], None]
+
+
+def as_uuid(value: Any, what: str = "ecs_id") -> UUID:
+    """Return ``value`` as a UUID (accepts UUID or its string form)."""
+    if isinstance(value, UUID):
+        return value
+    if isinstance(value, str):
+        try:
+            return UUID(value.strip().lstrip("@"))
+        except ValueError:
+            pass
+    msg = f"Expected an {what} (UUID or its string), got {type(value).__name__}: {value!r:.80}"
+    raise EntityNotFoundError(msg)
+
+
+class EntityRegistryType:
+    """Records entity versions and answers lookups. ``EntityRegistry`` is the process's instance.
+
+    The registry keeps immutable ``VersionRecord``s, never live objects (a weak map finds the live
+    root of a registered child, nothing more).
+    """
+
+    def __init__(self) -> None:
+        # Internal maps are keyed by ``uuid.int``: UUID.__hash__/__eq__ run in Python and would
+        # dominate the cost of walking large trees.
+        self._records: dict[int, VersionRecord] = {}
+        self._lineages: dict[int, list[UUID]] = {}
+        self._roots: set[int] = set()
+        self._by_type: dict[str, list[UUID]] = {}
+        # root live_id -> live_ids of that live tree when last recorded
+        self._live_index: dict[int, set[int]] = {}
+        self._live_roots: weakref.WeakValueDictionary[int, Entity] = weakref.WeakValueDictionary()
+        self._listeners: list[RecordListener] = []
+        self._loader: Callable[[UUID], VersionRecord | None] | None = None
+
+    # -- recording -------------------------------------------------------------------------
+
+    def register_entity(self, entity: Entity) -> None:
+        """Register ``entity`` and its tree as a root (same as ``entity.promote_to_root()``)."""
+        self.promote_to_root(entity)
+
+    def promote_to_root(self, entity: Entity) -> None:
+        """Register ``entity`` (and its tree) as a root; a registered child is detached first."""
+        _require_entity(entity, "promote_to_root")
+        if self._is_registered_child(entity):
+            self.detach(entity)
+        elif entity.is_root_entity() and entity.ecs_id.int in self._roots:
+            self.version_entity(entity)
+        else:
+            self._commit(entity)
+
+    def version_entity(self, root: Entity, force: bool = False) -> bool:
+        """Record in-place edits of ``root``'s live tree as new versions.
+
+        Changed entities and all their ancestors get new ecs_ids; untouched subtrees keep theirs
+        and share their records with the previous version.
+
+        Returns:
+            True if a new version was recorded, False if nothing changed.
+
+        Raises:
+            EntityNotFoundError: ``root`` was never registered.
+            RegistrationError: ``root`` is a child of another tree, or its tree is malformed.
+        """
+        _require_entity(root, "version_entity")
+        if root.ecs_id.int not in self._roots or not root.is_root_entity():
+            if self._is_registered_child(root):
+                msg = (
+                    f"{type(root).__name__} {short(root.ecs_id)} is a child in the tree of "
+                    f"{short(root.root_ecs_id)}: version that tree's root, or detach() this entity first."
+                )
+                raise RegistrationError(msg)
+            msg = (
+                f"{type(root).__name__} {short(root.ecs_id)} is not a registered root: "
+                "call entity.promote_to_root() first."
+            )
+            raise EntityNotFoundError(msg)
+        return self._commit(root, force=force)
+
+    def detach(self, entity: Entity) -> None:
+        """Make a registered child the root of its own tree, as a new version of its lineage."""
+        _require_entity(entity, "detach")
+        if entity.is_root_entity():
+            return
+        if not self._is_registered_child(entity):
+            self._commit(entity)
+            return
+        old_root_live = entity.root_live_id
+        assert old_root_live is not None
+        self._commit(entity, force_ids={id(entity)}, allow_from={old_root_live.int})
+        index = self._live_index.get(old_root_live.int)
+        if index is not None:
+            index.difference_update(e.live_id.int for e in walk(entity).entities)
+
+    def attach(self, entity: Entity, parent: Entity) -> None:
+        """Record ``entity`` (placed in a field of ``parent`` beforehand) as a child of parent's tree."""
+        _require_entity(entity, "attach")
+        _require_entity(parent, "attach")
+        root = self._live_root_of(parent)
+        members = walk(root).entities
+        if not any(e is entity for e in members):
+            msg = (
+                f"{type(entity).__name__} {short(entity.ecs_id)} is not inside "
+                f"{type(parent).__name__} {short(parent.ecs_id)}: assign it to one of the parent's "
+                "fields first, then call attach()."
+            )
+            raise RegistrationError(msg)
+        allow = {entity.live_id.int}
+        if entity.root_live_id is not None:
+            allow.add(entity.root_live_id.int)
+        self._commit(root, force_ids={id(entity)}, allow_from=allow)
+        self._live_index.pop(entity.live_id.int, None)
+
+    def _live_root_of(self, entity: Entity) -> Entity:
+        rl = entity.root_live_id
+        if rl is None or rl == entity.live_id:
+            return entity
+        root = self._live_roots.get(rl.int)
+        if root is None:
+            msg = (
+                f"The root of {type(entity).__name__} {short(entity.ecs_id)} is no longer alive; "
+                "version it through its root object."
+            )
+            raise RegistrationError(msg)
+        return root
+
+    def version_live_tree_of(self, entity: Entity) -> None:
+        """Record pending edits of the live tree ``entity`` belongs to (registering it if new)."""
+        rl = entity.root_live_id
+        if rl is None or rl == entity.live_id:
+            self._commit(entity)
+        else:
+            root = self._live_roots.get(rl.int)
+            if root is not None and root.root_live_id == root.live_id:
+                self._commit(root)
+            elif entity.ecs_id.int not in self._records:
+                self._commit(entity)
+
+    def _is_registered_child(self, entity: Entity) -> bool:
+        rl = entity.root_live_id
+        return rl is not None and rl != entity.live_id and entity.live_id.int in self._live_index.get(rl.int, ())
+
+    def _commit(
+        self,
+        root: Entity,
+        *,
+        force: bool = False,
+        force_ids: set[int] | None = None,
+        allow_from: set[int] | None = None,
+    ) -> bool:
+        """Record the live tree of ``root`` against what is recorded; the one write path."""
+        # Large trees allocate many small objects; the cyclic GC would rescan them repeatedly.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._commit_tree(root, force, force_ids, allow_from)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _commit_tree(
+        self,
+        root: Entity,
+        force: bool,
+        force_ids: set[int] | None,
+        allow_from: set[int] | None,
+    ) -> bool:
+        # One bottom-up pass detects changes and builds records (children before parents, so a
+        # parent's slots use its children's final ids). Live objects are only touched afterwards,
+        # so a failure leaves them and the registry exactly as they were.
+        w = walk(root)
+        self._check_membership(w, allow_from)
+        records, load = self._records, self._load
+        ents, infos, templates_all, children = w.entities, w.infos, w.templates, w.children
+        n = len(ents)
+        dirty = [False] * n
+        final: list[UUID] = [None] * n  # type: ignore[list-item]
+        root_int = root.__dict__["ecs_id"].int
+        root_rec = records.get(root_int) or load(root.__dict__["ecs_id"])
+        root_id = new_id() if root_rec is not None else root.__dict__["ecs_id"]
+        promote_recorded = root_rec is not None and root_int not in self._roots
+        now = utcnow()
+        seen: set[int] = set()
+        new_records: list[VersionRecord] = []
+        for i in range(n - 1, -1, -1):
+            e = ents[i]
+            d = e.__dict__
+            info = infos[i]
+            plain = info.plain_getter(d) if info.plain_all_scalar else snapshot_plain(info, d)
+            eid = d["ecs_id"]
+            ei = eid.int
+            duplicate = ei in seen  # a copy sharing a version id becomes its own version
+            seen.add(ei)
+            kids = children[i]
+            kid_ids = tuple([final[k] for k in kids]) if kids else ()
+            rec = None if duplicate else (records.get(ei) or load(eid))
+            if rec is None or rec.cls is not type(e) or (force_ids is not None and id(e) in force_ids):
+                changed = True
+            else:
+                try:
+                    changed = not (plain == rec.plain)
+                except (ValueError, TypeError):
+                    changed = not values_equal(plain, rec.plain)
+                changed = (
+                    changed
+                    or (i == 0 and (force or promote_recorded))
+                    or d["attribute_source"] != rec.attribute_source
+                    or kid_ids != rec.slots  # differs too when a child got a new version
+                    or templates_all[i] != rec.templates
+                )
+            if not changed:
+                final[i] = eid
+                continue
+            dirty[i] = True
+            versioned = rec is not None or duplicate
+            nid = final[i] = root_id if i == 0 else (new_id() if versioned else eid)
+            templates = templates_all[i]
+            base = delta = None
+            if versioned:
+                old_ids: tuple[UUID, ...] = (*d["old_ids"], eid)
+                previous = eid
+                forked = now
+                if rec is not None:
+                    if plain == rec.plain:
+                        plain = rec.plain  # structural sharing of unchanged data
+                    if templates == rec.templates:
+                        templates = rec.templates
+                    if len(rec.slots) == len(kid_ids) > 8:
+                        changes = {p: final[k] for p, k in enumerate(kids) if dirty[k]}
+                        if len(changes) * 4 < len(kid_ids):
+                            base, delta = rec.ecs_id, changes
+            else:
+                old_ids = tuple(d["old_ids"])
+                previous = d["previous_ecs_id"]
+                forked = d["forked_at"]
+            new_records.append(
+                _tuple_new(
+                    VersionRecord,
+                    (
+                        nid,
+                        d["lineage_id"],
+                        type(e),
+                        plain,
+                        templates,
+                        kid_ids,
+                        root_id,
+                        previous,
+                        old_ids,
+                        d["created_at"],
+                        forked,
+                        snapshot_source(type(e), d["attribute_source"]),
+                        d["derived_from_function"],
+                        d["derived_from_execution_id"],
+                        tuple(d["function_input_entities"]),
+                        tuple(d["sibling_output_entities"]),
+                        d["output_index"],
+                        base,
+                        delta,
+                        False,
+                    ),
+                )
+            )
+        if not dirty[0]:
+            self._set_root_fields(w, root)
+            return False
+        new_records.reverse()  # parents first
+        self._publish(new_records, root_id)
+        for i in range(n):
+            if dirty[i]:
+                d = ents[i].__dict__
+                if final[i] is not d["ecs_id"]:
+                    d["old_ids"].append(d["ecs_id"])
+                    d["previous_ecs_id"] = d["ecs_id"]
+                    d["ecs_id"] = final[i]
+                    d["forked_at"] = now
+        self._set_root_fields(w, root)
+        return True
+
+    def _check_membership(self, w: Walk, allow_from: set[int] | None) -> None:
+        root_live = w.entities[0].live_id
+        index = self._live_index
+        for e in w.entities[1:]:
+            d = e.__dict__
+            rl = d["root_live_id"]
+            if rl is None or rl is root_live:
+                continue
+            rl_int = rl.int
+            if rl_int == root_live.int or (allow_from and rl_int in allow_from):
+                continue
+            other = index.get(rl_int)
+            live = d["live_id"].int
+            if other is not None and live in other and rl_int != live:
+                msg = (
+                    f"{type(e).__name__} {short(e.ecs_id)} already belongs to the tree of "
+                    f"{short(e.root_ecs_id)}; an entity has one parent. Put a copy here "
+                    "(entity.model_copy(deep=True)), or call entity.detach() first."
+                )
+                raise RegistrationError(msg)
+
+    def _set_root_fields(self, w: Walk, root: Entity) -> None:
+        root_id = root.__dict__["ecs_id"]
+        live = root.__dict__["live_id"]
+        members: set[int] = set()
+        add = members.add
+        for e in w.entities:
+            d = e.__dict__
+            d["root_ecs_id"] = root_id
+            old_root = d["root_live_id"]
+            if old_root is not live:
+                if old_root is not None and old_root is d["live_id"]:
+                    self._live_index.pop(old_root.int, None)  # a former root now sits in this tree
+                d["root_live_id"] = live
+            add(d["live_id"].int)
+        self._live_index[live.int] = members
+        self._live_roots[live.int] = root
+
+    def _publish(self, new_records: list[VersionRecord], root_id: UUID) -> None:
+        self._index(new_records)
+        self._roots.add(root_id.int)
+        for listener in self._listeners:
+            listener(new_records)
+
+    def add_records(self, new_records: list[VersionRecord], roots: Iterable[UUID] = ()) -> None:
+        """Publish records built elsewhere (function outputs); each root id marks a tree version."""
+        self._index(new_records)
+        self._roots.update(r.int for r in roots)
+        for listener in self._listeners:
+            listener(new_records)
+
+    def _index(self, new_records: list[VersionRecord]) -> None:
+        records, lineages, by_type = self._records, self._lineages, self._by_type
+        last_cls: type | None = None
+        of_type: list[UUID] = []
+        for rec in new_records:
+            eid = rec.ecs_id
+            records[eid.int] = rec
+            lid = rec.lineage_id.int
+            lin = lineages.get(lid)
+            if lin is None:
+                lineages[lid] = [eid]
+            else:
+                lin.append(eid)
+            if rec.cls is not last_cls:
+                last_cls = rec.cls
+                of_type = by_type.setdefault(rec.cls.__ecs_type__, [])
+            of_type.append(eid)
+
+    def subscribe(self, listener: RecordListener) -> Callable[[], None]:
+        """Call ``listener(records)`` for every batch of new records; returns an unsubscribe function."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    # -- lookups ---------------------------------------------------------------------------
+
+    def _load(self, ecs_id: UUID) -> VersionRecord | None:
+        if self._loader is None:
+            return None
+        rec = self._loader(ecs_id)
+        if rec is not None:
+            self._records[ecs_id.int] = rec
+        return rec
+
+    def record(self, ecs_id: UUID | str) -> VersionRecord:
+        """Return the immutable record of a version (no copy)."""
+        eid = as_uuid(ecs_id)
+        rec = self._records.get(eid.int) or self._load(eid)
+        if rec is None:
+            msg = f"No recorded entity version {eid}. Check the id, or that the right store is connected."
+            raise EntityNotFoundError(msg)
+        return rec
+
+    def has(self, ecs_id: UUID | str) -> bool:
+        """Return True if a version with this ecs_id is recorded."""
+        try:
+            self.record(ecs_id)
+        except EntityNotFoundError:
+            return False
+        return True
+
+    def get(self, ecs_id: UUID | str) -> Entity:
+        """Return a copy (fresh live_ids) of a recorded version and its subtree."""
+        rec = self.record(ecs_id)
+        return materialize(rec, self.record, as_root=rec.ecs_id.int in self._roots)
+
+    def get_stored_entity(self, root_ecs_id: UUID | str, ecs_id: UUID | str) -> Entity:
+        """Return a copy of version ``ecs_id`` as recorded in the tree version ``root_ecs_id``."""
+        root = self.record(root_ecs_id)
+        eid = as_uuid(ecs_id)
+        if eid == root.ecs_id:
+            return materialize(root, self.record, root.ecs_id, as_root=True)
+        for rec in self._tree_records(root):
+            if eid in rec.slots:
+                return materialize(self.record(eid), self.record, root.ecs_id)
+        msg = f"Entity version {eid} is not part of the tree version {root.ecs_id}."
+        raise EntityNotFoundError(msg)
+
+    def get_stored_tree(self, root_ecs_id: UUID | str) -> EntityTree:
+        """Return the EntityTree of a copy of the recorded tree version ``root_ecs_id``."""
+        root = self.record(root_ecs_id)
+        return build_entity_tree(materialize(root, self.record, root.ecs_id, as_root=True))
+
+    def _tree_records(self, root: VersionRecord) -> list[VersionRecord]:
+        out = [root]
+        i = 0
+        while i < len(out):
+            out.extend(self.record(c) for c in out[i].slots)
+            i += 1
+        return out
+
+    def history(self, lineage_id: UUID | str) -> list[UUID]:
+        """Return the ecs_ids of a lineage's versions, oldest first."""
+        lid = as_uuid(lineage_id, "lineage_id")
+        versions = self._lineages.get(lid.int)
+        if versions is None:
+            msg = f"No recorded lineage {lid}."
+            raise EntityNotFoundError(msg)
+        return list(versions)
+
+    def latest(self, lineage_id: UUID | str) -> UUID:
+        """Return the ecs_id of the newest recorded version of a lineage."""
+        return self.history(lineage_id)[-1]
+
+    def lineage_of(self, ecs_id: UUID | str) -> UUID:
+        """Return the lineage_id of a recorded version."""
+        return self.record(ecs_id).lineage_id
+
+    def lineages(self) -> list[UUID]:
+        """Return every recorded lineage_id."""
+        return list(self._lineages)
+
+    def ids_by_type(self, cls: type[Entity] | str) -> list[UUID]:
+        """Return the ecs_ids recorded for an entity class (or its ``module:qualname``)."""
+        path = cls if isinstance(cls, str) else cls.__ecs_type__
+        return list(self._by_type.get(path, ()))
+
+    def is_root_version(self, ecs_id: UUID | str) -> bool:
+        """Return True if ``ecs_id`` is the root of a recorded tree version."""
+        return as_uuid(ecs_id).int in self._roots
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __contains__(self, ecs_id: object) -> bool:
+        return isinstance(ecs_id, (UUID, str)) and self.has(ecs_id)
+
+    def __repr__(self) -> str:
+        return f"<EntityRegistry: {len(self._records)} versions in {len(self._lineages)} lineages>"
+
+
+def _require_entity(obj: Any, call: str) -> None:
+    if not isinstance(obj, Entity):
+        msg = f"{call}() needs an Entity, got {type(obj).__name__}: {obj!r:.80}"
+        raise RegistrationError(msg)
+
+
+EntityRegistry: EntityRegistryType = stateful(EntityRegistryType())
