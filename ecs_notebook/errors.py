@@ -1,13 +1,13 @@
 """The one exception hierarchy of ecs_notebook.
 
-    EcsError
-    ├── AddressError            (ValueError)    malformed address, or a segment that does not resolve
-    ├── EntityNotFoundError     (KeyError)      unknown ecs_id, unregistered entity
-    ├── FunctionNotFoundError   (LookupError)   unknown registered function name
-    ├── RegistrationError       (TypeError)     a function or entity tree that cannot be registered
-    ├── InputValidationError    (ValueError)    arguments that do not fit a function's input model
-    ├── StoreError              (RuntimeError)  the lineage store cannot be opened, read or written
-    └── ExecutionTimeoutError   (TimeoutError)  a call ran past ``max_execution_time``
+EcsError
+├── AddressError            (ValueError)    malformed address, or a segment that does not resolve
+├── EntityNotFoundError     (KeyError)      unknown ecs_id, unregistered entity
+├── FunctionNotFoundError   (LookupError)   unknown registered function name
+├── RegistrationError       (TypeError)     a function or entity tree that cannot be registered
+├── InputValidationError    (ValueError)    arguments that do not fit a function's input model
+├── StoreError              (RuntimeError)  the lineage store cannot be opened, read or written
+└── ExecutionTimeoutError   (TimeoutError)  a call ran past ``max_execution_time``
 """
 
 from __future__ import annotations
