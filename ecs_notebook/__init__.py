@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .address import create_composite_entity, get, is_address, put
+from .callable_registry import CallableRegistry
 from .entity import ContainerEntity, Entity, ParameterEntity
 from .errors import (
     AddressError,
@@ -14,6 +15,7 @@ from .errors import (
     RegistrationError,
     StoreError,
 )
+from .execution import ExecutionConfig, ExecutionSemantics, FunctionExecution, RegistryConfig
 from .registry import EntityRegistry
 from .tree import EdgeType, EntityEdge, EntityTree, build_entity_tree, find_modified_entities
 
@@ -21,6 +23,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AddressError",
+    "CallableRegistry",
     "ContainerEntity",
     "EcsError",
     "EdgeType",
@@ -29,11 +32,15 @@ __all__ = [
     "EntityNotFoundError",
     "EntityRegistry",
     "EntityTree",
+    "ExecutionConfig",
+    "ExecutionSemantics",
     "ExecutionTimeoutError",
+    "FunctionExecution",
     "FunctionNotFoundError",
     "InputValidationError",
     "ParameterEntity",
     "RegistrationError",
+    "RegistryConfig",
     "StoreError",
     "build_entity_tree",
     "create_composite_entity",

@@ -202,6 +202,21 @@ def resolve_with_source(address: str) -> tuple[Any, UUID]:
     return snapshot_value(cur.value), rec.ecs_id
 
 
+def resolve_input(address: str) -> tuple[VersionRecord | None, Any, UUID]:
+    """Resolve an address for a function argument without copying anything.
+
+    Returns (record, None, ecs_id) when it names an entity version, else (None, value, owner ecs_id)
+    where ``value`` is a copy of the plain value.
+    """
+    cur = _resolve(address)
+    if cur.kind == _RECORD:
+        return cur.rec, None, cur.rec.ecs_id
+    value, owner = (
+        resolve_with_source(address) if cur.kind == _TEMPLATE else (snapshot_value(cur.value), cur.rec.ecs_id)
+    )
+    return None, value, owner
+
+
 def get(address: str) -> Any:
     """Return the value an address names (entity values as copies with fresh live_ids).
 

@@ -47,3 +47,7 @@ class StoreError(EcsError, RuntimeError):
 
 class ExecutionTimeoutError(EcsError, TimeoutError):
     """A call ran past its ``max_execution_time``."""
+
+
+class OutputValidationError(EcsError, TypeError):
+    """A function returned something that does not fit its declared return type."""

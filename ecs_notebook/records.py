@@ -10,7 +10,7 @@ from uuid import UUID
 from ._ids import new_id
 from .entity import Entity
 from .tree import fill_template
-from .typeinfo import class_info, snapshot_value
+from .typeinfo import class_info, snapshot_plain, snapshot_value
 
 
 class VersionRecord(NamedTuple):
@@ -81,10 +81,10 @@ def build_entity(rec: VersionRecord, children: list[Entity], root_ecs_id: UUID, 
         "sibling_output_entities": list(rec.sibling_output_entities),
         "output_index": rec.output_index,
     }
-    if info.plain_all_scalar:
-        d.update(zip(info.plain_fields, rec.plain))
-    else:
-        d.update(zip(info.plain_fields, map(snapshot_value, rec.plain)))
+    d.update(zip(info.plain_fields, rec.plain))
+    for i in info.plain_mutable:
+        name = info.plain_fields[i]
+        d[name] = snapshot_value(d[name])
     if rec.templates is not None:
         kids = iter(children)
         d.update(zip(info.entity_fields, (fill_template(t, kids) for t in rec.templates)))
@@ -108,6 +108,12 @@ def materialize(
     Iterative (deep chains do not hit the recursion limit). ``as_root`` makes the rebuilt object
     the root of its copy (``root_live_id`` = its new live_id).
     """
+    if not top.slots:  # a leaf: no bookkeeping needed
+        root_id = root_ecs_id if root_ecs_id is not None else top.root_ecs_id
+        obj = build_entity(top, [], root_id, None)
+        if as_root:
+            obj.__dict__["root_live_id"] = obj.__dict__["live_id"]
+        return obj
     order = [top]
     parent_of = [-1]
     i = 0
@@ -129,3 +135,125 @@ def materialize(
         for e in built:
             e.__dict__["root_live_id"] = live
     return obj
+
+
+_DEFAULT_META = {
+    "previous_ecs_id": None,
+    "root_ecs_id": None,
+    "root_live_id": None,
+    "forked_at": None,
+    "from_storage": False,
+    "derived_from_function": None,
+    "derived_from_execution_id": None,
+    "output_index": None,
+}
+
+
+def fast_new(cls: type[Entity], data: dict[str, Any], *, as_root: bool = True) -> Entity:
+    """Build an entity from already-valid ``data`` without pydantic validation (internal records).
+
+    Gives it fresh ids; ``as_root`` makes it the root of its own (one-entity) tree.
+    """
+    from ._ids import utcnow
+
+    d: dict[str, Any] = dict(_DEFAULT_META)
+    eid = new_id()
+    live = new_id()
+    d["ecs_id"] = eid
+    d["lineage_id"] = new_id()
+    d["live_id"] = live
+    d["old_ids"] = []
+    d["created_at"] = utcnow()
+    d["function_input_entities"] = []
+    d["sibling_output_entities"] = []
+    if as_root:
+        d["root_ecs_id"] = eid
+        d["root_live_id"] = live
+    info = class_info(cls)
+    d["attribute_source"] = dict.fromkeys(info.data_fields)
+    d.update(data)
+    obj = _new_obj(cls)
+    _setattr(obj, "__dict__", d)
+    _setattr(obj, "__pydantic_fields_set__", set(data))
+    _setattr(obj, "__pydantic_extra__", None)
+    _setattr(obj, "__pydantic_private__", None)
+    return obj
+
+
+def record_from_data(cls: type[Entity], data: dict[str, Any], ecs_id: UUID) -> VersionRecord:
+    """Record a new one-entity root of ``cls`` straight from ``data`` (which the caller gives up).
+
+    For internal entities (executions) that need no live object: no copy, no validation.
+    """
+    from ._ids import utcnow
+
+    info = class_info(cls)
+    return _tuple_new(
+        VersionRecord,
+        (
+            ecs_id,
+            new_id(),
+            cls,
+            info.plain_getter(data),
+            None,
+            (),
+            ecs_id,
+            None,
+            (),
+            utcnow(),
+            None,
+            dict.fromkeys(info.data_fields),
+            None,
+            None,
+            (),
+            (),
+            None,
+            None,
+            None,
+            False,
+        ),
+    )
+
+
+def leaf_record(e: Entity) -> VersionRecord:
+    """Return the record of an entity that holds no child entities, as it is now (a root)."""
+    d = e.__dict__
+    info = class_info(type(e))
+    plain = snapshot_plain(info, d)
+    templates = None
+    if info.entity_fields:
+        from .tree import make_template
+
+        kids: list[Entity] = []
+        templates = tuple(make_template(d[f], kids, None, f) for f in info.entity_fields)
+        if kids:
+            msg = f"leaf_record() called on {type(e).__name__}, which holds child entities"
+            raise ValueError(msg)
+    return _tuple_new(
+        VersionRecord,
+        (
+            d["ecs_id"],
+            d["lineage_id"],
+            type(e),
+            plain,
+            templates,
+            (),
+            d["ecs_id"],
+            d["previous_ecs_id"],
+            tuple(d["old_ids"]),
+            d["created_at"],
+            d["forked_at"],
+            snapshot_value(d["attribute_source"]),
+            d["derived_from_function"],
+            d["derived_from_execution_id"],
+            tuple(d["function_input_entities"]),
+            tuple(d["sibling_output_entities"]),
+            d["output_index"],
+            None,
+            None,
+            False,
+        ),
+    )
+
+
+_tuple_new = tuple.__new__

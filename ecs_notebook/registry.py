@@ -14,7 +14,8 @@ from .entity import Entity
 from .errors import EntityNotFoundError, RegistrationError
 from .records import VersionRecord, materialize
 from .tree import EntityTree, Walk, build_entity_tree, walk
-from .typeinfo import snapshot_plain, snapshot_source, values_equal
+from .typeinfo import _CACHE as _INFO_CACHE
+from .typeinfo import snapshot_plain, snapshot_source, snapshot_value, values_equal
 
 _tuple_new = tuple.__new__
 
@@ -175,23 +176,35 @@ class EntityRegistryType:
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._commit_tree(root, force, force_ids, allow_from)
+            return self.prepare(root, force=force, force_ids=force_ids, allow_from=allow_from).apply()
         finally:
             if gc_was_enabled:
                 gc.enable()
 
-    def _commit_tree(
+    def prepare(
         self,
         root: Entity,
-        force: bool,
-        force_ids: set[int] | None,
-        allow_from: set[int] | None,
-    ) -> bool:
-        # One bottom-up pass detects changes and builds records (children before parents, so a
-        # parent's slots use its children's final ids). Live objects are only touched afterwards,
-        # so a failure leaves them and the registry exactly as they were.
-        w = walk(root)
-        self._check_membership(w, allow_from)
+        *,
+        force: bool = False,
+        force_ids: set[int] | None = None,
+        allow_from: set[int] | None = None,
+        promote: bool = True,
+    ) -> PendingTree:
+        """Detect what changed in the live tree of ``root`` and build (not publish) its records.
+
+        Args:
+            force: record a new root version even if nothing changed.
+            force_ids: ``id()`` of objects to treat as changed.
+            allow_from: root live_ids whose members may appear in this tree.
+            promote: an unchanged recorded entity that is not yet a tree root is recorded as a
+                new root version (False: it stays as it is).
+        """
+        info0 = _INFO_CACHE.get(type(root))
+        if info0 is not None and not info0.entity_fields:
+            w = Walk.single(root, info0)  # a leaf: nothing to walk, no members to check
+        else:
+            w = walk(root)
+            self._check_membership(w, allow_from)
         records, load = self._records, self._load
         ents, infos, templates_all, children = w.entities, w.infos, w.templates, w.children
         n = len(ents)
@@ -200,7 +213,7 @@ class EntityRegistryType:
         root_int = root.__dict__["ecs_id"].int
         root_rec = records.get(root_int) or load(root.__dict__["ecs_id"])
         root_id = new_id() if root_rec is not None else root.__dict__["ecs_id"]
-        promote_recorded = root_rec is not None and root_int not in self._roots
+        promote_recorded = promote and root_rec is not None and root_int not in self._roots
         now = utcnow()
         seen: set[int] = set()
         new_records: list[VersionRecord] = []
@@ -282,21 +295,8 @@ class EntityRegistryType:
                     ),
                 )
             )
-        if not dirty[0]:
-            self._set_root_fields(w, root)
-            return False
         new_records.reverse()  # parents first
-        self._publish(new_records, root_id)
-        for i in range(n):
-            if dirty[i]:
-                d = ents[i].__dict__
-                if final[i] is not d["ecs_id"]:
-                    d["old_ids"].append(d["ecs_id"])
-                    d["previous_ecs_id"] = d["ecs_id"]
-                    d["ecs_id"] = final[i]
-                    d["forked_at"] = now
-        self._set_root_fields(w, root)
-        return True
+        return PendingTree(self, root, w, new_records, final, dirty, now)
 
     def _check_membership(self, w: Walk, allow_from: set[int] | None) -> None:
         root_live = w.entities[0].live_id
@@ -322,6 +322,10 @@ class EntityRegistryType:
     def _set_root_fields(self, w: Walk, root: Entity) -> None:
         root_id = root.__dict__["ecs_id"]
         live = root.__dict__["live_id"]
+        if len(w.entities) == 1:  # no children: nothing can be a member of another tree
+            root.__dict__["root_ecs_id"] = root_id
+            root.__dict__["root_live_id"] = live
+            return
         members: set[int] = set()
         add = members.add
         for e in w.entities:
@@ -467,6 +471,77 @@ class EntityRegistryType:
 
     def __repr__(self) -> str:
         return f"<EntityRegistry: {len(self._records)} versions in {len(self._lineages)} lineages>"
+
+
+class PendingTree:
+    """Records prepared for one live tree, published (and the live objects updated) by ``apply``."""
+
+    __slots__ = ("dirty", "final", "now", "records", "registry", "root", "walk")
+
+    def __init__(
+        self,
+        registry: EntityRegistryType,
+        root: Entity,
+        w: Walk,
+        records: list[VersionRecord],
+        final: list[UUID],
+        dirty: list[bool],
+        now: Any,
+    ) -> None:
+        self.registry, self.root, self.walk = registry, root, w
+        self.records, self.final, self.dirty, self.now = records, final, dirty, now
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.records)
+
+    @property
+    def root_id(self) -> UUID:
+        """The ecs_id the root has once applied."""
+        return self.final[0]
+
+    def patch_root(self, **fields: Any) -> None:
+        """Set provenance fields on the root's new record (and, at apply, on the live root)."""
+        self.records[0] = self.records[0]._replace(**fields)
+
+    def apply(self) -> bool:
+        """Publish the records and give the live objects their new ids; True if anything changed."""
+        if self.records:
+            self.registry._publish(self.records, self.final[0])
+        return self.finish()
+
+    def finish(self) -> bool:
+        """Give the live objects their new ids, once the records are published (by apply or a batch)."""
+        reg, w = self.registry, self.walk
+        if not self.records:
+            reg._set_root_fields(w, self.root)
+            return False
+        ents, final, now = w.entities, self.final, self.now
+        for i, is_dirty in enumerate(self.dirty):
+            if is_dirty:
+                d = ents[i].__dict__
+                if final[i] is not d["ecs_id"]:
+                    d["old_ids"].append(d["ecs_id"])
+                    d["previous_ecs_id"] = d["ecs_id"]
+                    d["ecs_id"] = final[i]
+                    d["forked_at"] = now
+        root_rec = self.records[0]
+        rd = self.root.__dict__
+        for name in _PATCHABLE:
+            value = getattr(root_rec, name)
+            rd[name] = list(value) if type(value) is tuple else value
+        rd["attribute_source"] = snapshot_value(root_rec.attribute_source)
+        reg._set_root_fields(w, self.root)
+        return True
+
+
+_PATCHABLE = (
+    "derived_from_function",
+    "derived_from_execution_id",
+    "function_input_entities",
+    "sibling_output_entities",
+    "output_index",
+)
 
 
 def _require_entity(obj: Any, call: str) -> None:

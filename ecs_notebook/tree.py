@@ -154,6 +154,17 @@ class Walk:
         self.children: list[list[int]] = []
         self.meta: list[list[_Meta]] | None = None
 
+    @classmethod
+    def single(cls, root: Entity, info: ClassInfo) -> Walk:
+        """The walk of an entity whose class holds no entity fields."""
+        w = cls()
+        w.entities.append(root)
+        w.infos.append(info)
+        w.parents.append(-1)
+        w.templates.append(None)
+        w.children.append([])
+        return w
+
 
 def walk(root: Entity, *, with_meta: bool = False) -> Walk:
     """Walk the tree under ``root``; raise RegistrationError on cycles and shared objects."""

@@ -36,6 +36,8 @@ class ClassInfo:
     #: True when every plain field is annotated with an immutable scalar type.
     plain_all_scalar: bool
     plain_getter: Callable[[dict[str, Any]], tuple[Any, ...]]
+    #: Positions (in plain_fields) of values that may be mutable and must be copied in snapshots.
+    plain_mutable: tuple[int, ...]
 
 
 _CACHE: dict[type, ClassInfo] = {}
@@ -62,14 +64,15 @@ def _compute(cls: type[Entity]) -> ClassInfo:
     data = tuple(n for n in cls.model_fields if n not in META_FIELDS)
     plain: list[str] = []
     entity: list[str] = []
-    scalar = True
+    mutable: list[int] = []
     for name in data:
         ann = cls.model_fields[name].annotation
         if may_hold_entity(ann):
             entity.append(name)
         else:
+            if not _is_scalar_annotation(ann):
+                mutable.append(len(plain))
             plain.append(name)
-            scalar = scalar and _is_scalar_annotation(ann)
     plain_t = tuple(plain)
     return ClassInfo(
         cls=cls,
@@ -77,8 +80,9 @@ def _compute(cls: type[Entity]) -> ClassInfo:
         data_fields=data,
         plain_fields=plain_t,
         entity_fields=tuple(entity),
-        plain_all_scalar=scalar,
+        plain_all_scalar=not mutable,
         plain_getter=_getter(plain_t),
+        plain_mutable=tuple(mutable),
     )
 
 
@@ -136,7 +140,10 @@ def snapshot_plain(info: ClassInfo, d: dict[str, Any]) -> tuple[Any, ...]:
     values = info.plain_getter(d)
     if info.plain_all_scalar:
         return values
-    return tuple(snapshot_value(v) for v in values)
+    out = list(values)
+    for i in info.plain_mutable:
+        out[i] = snapshot_value(out[i])
+    return tuple(out)
 
 
 _LAST_SOURCE: dict[type, dict[str, Any]] = {}

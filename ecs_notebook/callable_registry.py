@@ -1,0 +1,359 @@
+"""CallableRegistry: register functions, execute them on isolated copies, record what happened."""
+
+from __future__ import annotations
+
+import difflib
+import time
+import traceback as tb_module
+import warnings
+from collections.abc import Callable
+from typing import Any, overload
+from uuid import UUID
+
+from . import _async
+from ._ids import new_id, utcnow
+from ._state import stateful
+from .entity import Entity
+from .errors import EcsError, ExecutionTimeoutError, FunctionNotFoundError, RegistrationError
+from .execution import ExecutionConfig, FunctionExecution, RegistryConfig
+from .functions import FunctionMetadata, build_metadata
+from .inputs import CallInputs, resolve_inputs
+from .outputs import prepare_outputs
+from .records import record_from_data
+from .registry import EntityRegistry
+
+#: ``callback(execution, outputs)``, called after every finished execution.
+ExecutionHook = Callable[[FunctionExecution, list[Entity]], None]
+
+
+class CallableRegistryType:
+    """Registered functions and their executions. ``CallableRegistry`` is the process's instance."""
+
+    def __init__(self) -> None:
+        self._functions: dict[str, FunctionMetadata] = {}
+        self._code_versions: dict[str, list[str]] = {}
+        self._executions: list[UUID] = []
+        self._hooks: list[ExecutionHook] = []
+        self._config = RegistryConfig()
+
+    # -- configuration ---------------------------------------------------------------------
+
+    @property
+    def config(self) -> RegistryConfig:
+        """Registry options and the default ExecutionConfig of every call."""
+        return self._config
+
+    @config.setter
+    def config(self, value: RegistryConfig | ExecutionConfig | dict[str, Any]) -> None:
+        if isinstance(value, dict):
+            value = RegistryConfig(**value)
+        elif not isinstance(value, RegistryConfig):
+            value = RegistryConfig(**{**self._config.model_dump(), **value.model_dump()})
+        self._config = value
+
+    # -- registration ----------------------------------------------------------------------
+
+    @overload
+    def register(self, name: Callable[..., Any], /) -> Callable[..., Any]: ...
+
+    @overload
+    def register(
+        self, name: str | None = None, /, *, source: str | None = None
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+
+    def register(self, name: Any = None, /, *, source: str | None = None) -> Any:
+        """Register a function (decorator). ``@register``, ``@register()`` or ``@register("name")``.
+
+        Registering a name again replaces the function and records a new code version.
+        """
+        if callable(name):
+            return self._register(name, getattr(name, "__name__", repr(name)), source)
+        if name is not None and not isinstance(name, str):
+            msg = f"register() takes a name (str) or a function, got {type(name).__name__}"
+            raise RegistrationError(msg)
+
+        def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+            return self._register(func, name or getattr(func, "__name__", repr(func)), source)
+
+        return decorator
+
+    def _register(self, func: Callable[..., Any], name: str, source: str | None) -> Callable[..., Any]:
+        meta = build_metadata(func, name, source)
+        self._functions[name] = meta
+        versions = self._code_versions.setdefault(name, [])
+        if not versions or versions[-1] != meta.code_version:
+            versions.append(meta.code_version)
+        return func
+
+    def list(self) -> list[str]:
+        """Names of the registered functions, in registration order."""
+        return list(self._functions)
+
+    def get_metadata(self, name: str) -> FunctionMetadata:
+        """Metadata of a registered function (signature, models, code_version, ...)."""
+        return self._lookup(name)
+
+    def code_versions(self, name: str) -> list[str]:
+        """Every code_version registered under ``name``, oldest first."""
+        self._lookup(name)
+        return list(self._code_versions[name])
+
+    def _lookup(self, name: str) -> FunctionMetadata:
+        meta = self._functions.get(name)
+        if meta is None:
+            close = difflib.get_close_matches(str(name), self._functions, n=3)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            known = ", ".join(self._functions) or "none yet"
+            msg = f"No function registered as {name!r}.{hint} Registered: {known}."
+            raise FunctionNotFoundError(msg)
+        return meta
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    def on_execution(self, callback: ExecutionHook) -> Callable[[], None]:
+        """Call ``callback(execution, outputs)`` after every execution; returns an unsubscribe function."""
+        self._hooks.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in self._hooks:
+                self._hooks.remove(callback)
+
+        return unsubscribe
+
+    # -- execution -------------------------------------------------------------------------
+
+    def execute(
+        self,
+        func_name: str,
+        /,
+        *,
+        unpack: bool | None = None,
+        config: ExecutionConfig | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run a registered function on isolated copies of its inputs and record the call.
+
+        Works the same from plain code and inside a running event loop, for sync and async
+        functions. Returns the output entity, or a list of entities for unpacked tuples.
+
+        Raises:
+            FunctionNotFoundError: no function registered under ``func_name`` (nothing recorded).
+            InputValidationError, AddressError, EntityNotFoundError: bad arguments (a failed
+                execution is recorded).
+            Exception: whatever the function raised, unchanged, after recording the failure.
+        """
+        call = self._start(func_name, unpack, config, kwargs)
+        if call.meta.is_async:
+            runner = lambda args: _async.run_coroutine(call.meta.func(**args), call.config.max_execution_time)  # noqa: E731
+        elif call.config.max_execution_time is not None:
+            runner = lambda args: _async.call_with_timeout(call.meta.func, args, call.config.max_execution_time)  # noqa: E731
+        else:
+            runner = lambda args: call.meta.func(**args)  # noqa: E731
+        args = call.function_arguments()
+        t0 = time.perf_counter()
+        c0 = time.process_time() if call.config.track_performance else 0.0
+        try:
+            result = runner(args)
+        except BaseException as exc:
+            call.finish_run(t0, c0)
+            self._fail(call, exc)
+            raise
+        call.finish_run(t0, c0)
+        return self._succeed(call, result)
+
+    async def aexecute(
+        self,
+        func_name: str,
+        /,
+        *,
+        unpack: bool | None = None,
+        config: ExecutionConfig | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Async twin of ``execute``: awaits async functions on the caller's loop."""
+        call = self._start(func_name, unpack, config, kwargs)
+        args = call.function_arguments()
+        limit = call.config.max_execution_time
+        t0 = time.perf_counter()
+        c0 = time.process_time() if call.config.track_performance else 0.0
+        try:
+            if call.meta.is_async:
+                coro = call.meta.func(**args)
+                result = await (_wait_for(coro, limit) if limit is not None else coro)
+            elif limit is not None:
+                import asyncio
+
+                loop = asyncio.get_running_loop()
+                fut = loop.run_in_executor(None, lambda: call.meta.func(**args))
+                result = await _wait_for(fut, limit)
+            else:
+                result = call.meta.func(**args)
+        except BaseException as exc:
+            call.finish_run(t0, c0)
+            self._fail(call, exc)
+            raise
+        call.finish_run(t0, c0)
+        return self._succeed(call, result)
+
+    def _start(
+        self, func_name: str, unpack: bool | None, config: ExecutionConfig | None, kwargs: dict[str, Any]
+    ) -> _Call:
+        meta = self._lookup(func_name)
+        cfg = config if config is not None else self._config
+        if not isinstance(cfg, ExecutionConfig):
+            msg = f"config= takes an ExecutionConfig, got {type(cfg).__name__}"
+            raise TypeError(msg)
+        call = _Call(meta, cfg, cfg.unpack_tuples if unpack is None else unpack)
+        try:
+            call.inputs = resolve_inputs(meta, kwargs, call.execution_id)
+        except EcsError as exc:
+            self._fail(call, exc)
+            raise
+        return call
+
+    def _succeed(self, call: _Call, result: Any) -> Any:
+        try:
+            out = prepare_outputs(call, result)
+        except EcsError as exc:
+            self._fail(call, exc)
+            raise
+        execution_id = self._record(
+            call,
+            out.records,
+            out.roots,
+            succeeded=True,
+            output_entity_ids=out.ids,
+            semantics=out.semantics,
+            was_unpacked=out.unpacked,
+        )
+        out.finish()
+        self._notify(execution_id, out.items)
+        return out.returned
+
+    def _fail(self, call: _Call, exc: BaseException) -> None:
+        limit = call.config.max_execution_time
+        timed_out = (
+            isinstance(exc, TimeoutError)
+            and not isinstance(exc, ExecutionTimeoutError)
+            and limit is not None
+            and call.duration_s >= limit * 0.95
+        )
+        execution_id = self._record(
+            call,
+            [],
+            [],
+            succeeded=False,
+            error_type=type(exc).__name__ if not timed_out else "ExecutionTimeoutError",
+            error_message=str(exc) if not timed_out else _timeout_message(call),
+            traceback="".join(tb_module.format_exception(exc)),
+            may_still_be_running=timed_out and not call.meta.is_async,
+        )
+        self._notify(execution_id, [])
+        if timed_out:
+            raise ExecutionTimeoutError(_timeout_message(call)) from exc
+
+    def _record(self, call: _Call, records: list[Any], roots: list[UUID], **fields: Any) -> UUID:
+        """Publish the call's records in one batch: composite input, outputs, the execution."""
+        inputs = call.inputs
+        composite = inputs.composite_record if inputs is not None else None
+        data: dict[str, Any] = {
+            "function_name": call.meta.name,
+            "code_version": call.meta.code_version,
+            "input_entity_id": inputs.composite_id if inputs is not None else None,
+            "input_entity_ids": list(inputs.input_ids) if inputs is not None else [],
+            "output_entity_ids": [],
+            "semantics": [],
+            "started_at": call.started_at,
+            "duration_s": call.duration_s,
+            "succeeded": False,
+            "error_type": None,
+            "error_message": None,
+            "traceback": None,
+            "was_unpacked": False,
+            "cached": False,
+            "cached_from": None,
+            "cpu_time_s": call.cpu_time_s,
+            "peak_memory_bytes": None,
+            "may_still_be_running": False,
+            "trace": None,
+        }
+        data.update(fields)
+        batch = [*records, record_from_data(FunctionExecution, data, call.execution_id)]
+        if composite is not None:
+            batch.insert(0, composite)
+            roots = [composite.ecs_id, *roots]
+        EntityRegistry.add_records(batch, roots=roots)
+        self._executions.append(call.execution_id)
+        return call.execution_id
+
+    def _notify(self, execution_id: UUID, outputs: list[Entity]) -> None:
+        if not self._hooks:
+            return
+        execution = EntityRegistry.get(execution_id)
+        for hook in list(self._hooks):
+            try:
+                hook(execution, outputs)
+            except Exception as exc:  # a hook never breaks a call
+                name = getattr(hook, "__qualname__", repr(hook))
+                warnings.warn(f"on_execution callback {name} failed: {exc!r}", RuntimeWarning, stacklevel=3)
+
+    # -- executions ------------------------------------------------------------------------
+
+    def executions(self, function: str | None = None, failed: bool | None = None) -> list[FunctionExecution]:
+        """Copies of the recorded executions, oldest first; filter by function name or failure."""
+        out = []
+        for eid in self._executions:
+            rec = EntityRegistry.record(eid)
+            values = rec.plain_dict()
+            if function is not None and values["function_name"] != function:
+                continue
+            if failed is not None and values["succeeded"] == failed:
+                continue
+            out.append(EntityRegistry.get(eid))
+        return out
+
+    def __repr__(self) -> str:
+        return f"<CallableRegistry: {len(self._functions)} functions, {len(self._executions)} executions>"
+
+
+async def _wait_for(awaitable: Any, limit: float) -> Any:
+    import asyncio
+
+    return await asyncio.wait_for(awaitable, limit)
+
+
+def _timeout_message(call: _Call) -> str:
+    still = "" if call.meta.is_async else " Its worker thread may still be running; its results will be discarded."
+    return (
+        f"{call.meta.name}() ran past max_execution_time={call.config.max_execution_time}s and was "
+        f"{'cancelled' if call.meta.is_async else 'abandoned'}.{still}"
+    )
+
+
+class _Call:
+    """The state of one execution in progress."""
+
+    __slots__ = ("config", "cpu_time_s", "duration_s", "execution_id", "inputs", "meta", "started_at", "unpack")
+
+    def __init__(self, meta: FunctionMetadata, config: ExecutionConfig, unpack: bool) -> None:
+        self.meta = meta
+        self.config = config
+        self.unpack = unpack
+        self.execution_id = new_id()
+        self.started_at = utcnow()
+        self.duration_s = 0.0
+        self.cpu_time_s: float | None = None
+        self.inputs: CallInputs | None = None
+
+    def function_arguments(self) -> dict[str, Any]:
+        assert self.inputs is not None
+        self.inputs.record()
+        return self.inputs.function_arguments()
+
+    def finish_run(self, t0: float, c0: float) -> None:
+        self.duration_s = time.perf_counter() - t0
+        if self.config.track_performance:
+            self.cpu_time_s = time.process_time() - c0
+
+
+CallableRegistry: CallableRegistryType = stateful(CallableRegistryType())

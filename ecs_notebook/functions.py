@@ -1,0 +1,214 @@
+"""Registering a function: its typed input/output entity models and metadata, built once."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import itertools
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, create_model
+
+from ._ids import utcnow
+from .entity import META_FIELDS, Entity, ParameterEntity
+from .errors import RegistrationError
+
+#: How a parameter takes its value.
+ENTITY, ENTITIES, PLAIN = "entity", "entities", "plain"
+
+_counter = itertools.count(1)
+
+
+@dataclass(frozen=True, slots=True)
+class ParamSpec:
+    """One parameter of a registered function, analysed once."""
+
+    name: str
+    annotation: Any
+    default: Any  # inspect.Parameter.empty when required
+    kind: str  # ENTITY, ENTITIES or PLAIN
+    entity_cls: type[Entity] | None  # for ENTITY: the declared class
+    adapter: TypeAdapter[Any] | None  # for PLAIN: validates a value against the annotation
+
+    @property
+    def required(self) -> bool:
+        return self.default is inspect.Parameter.empty
+
+
+@dataclass(slots=True)
+class FunctionMetadata:
+    """What the registry knows about a registered function."""
+
+    name: str
+    func: Callable[..., Any]
+    signature: inspect.Signature
+    docstring: str | None
+    is_async: bool
+    input_model: type[ParameterEntity]
+    output_model: type[Entity] | None
+    code_version: str
+    source: str
+    params: dict[str, ParamSpec]
+    return_annotation: Any
+    registered_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def signature_json(self) -> dict[str, Any]:
+        """The signature as JSON-serialisable data."""
+        return {
+            "name": self.name,
+            "parameters": [
+                {
+                    "name": p.name,
+                    "annotation": _type_name(p.annotation),
+                    "kind": p.kind,
+                    "required": p.required,
+                    "default": None if p.required else _jsonable(p.default),
+                }
+                for p in self.params.values()
+            ],
+            "returns": _type_name(self.return_annotation),
+            "is_async": self.is_async,
+        }
+
+    def __repr__(self) -> str:
+        return f"<function {self.name}{self.signature} code_version={self.code_version}>"
+
+
+def _type_name(ann: Any) -> str:
+    if isinstance(ann, type):
+        return ann.__qualname__
+    return str(ann).replace("typing.", "")
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def code_version_of(func: Callable[..., Any], source: str | None = None) -> tuple[str, str]:
+    """Return (code_version, source): a short hash of the function's source."""
+    if source is None:
+        try:
+            source = inspect.getsource(func)
+        except (OSError, TypeError):
+            code = getattr(func, "__code__", None)
+            source = repr((code.co_code, code.co_consts)) if code is not None else repr(func)
+    return hashlib.sha256(source.encode()).hexdigest()[:16], source
+
+
+def _entity_class(ann: Any) -> type[Entity] | None:
+    """The Entity subclass an annotation names (``X`` or ``X | None``), else None."""
+    if isinstance(ann, type) and issubclass(ann, Entity):
+        return ann
+    args = [a for a in typing.get_args(ann) if a is not type(None)]
+    if typing.get_origin(ann) in (typing.Union, getattr(__import__("types"), "UnionType", None)) and len(args) == 1:
+        return _entity_class(args[0])
+    return None
+
+
+def _is_entity_collection(ann: Any) -> bool:
+    origin = typing.get_origin(ann)
+    if origin in (list, tuple, set, frozenset, dict):
+        args = typing.get_args(ann)
+        item = args[-1] if args else None
+        return _entity_class(item) is not None
+    return False
+
+
+def build_metadata(func: Callable[..., Any], name: str, source: str | None = None) -> FunctionMetadata:
+    """Analyse ``func`` once: parameters, models, code version.
+
+    Raises:
+        RegistrationError: no return annotation, unresolvable annotations, or reserved names.
+    """
+    if not callable(func):
+        msg = f"register() needs a function, got {type(func).__name__}: {func!r:.80}"
+        raise RegistrationError(msg)
+    sig = inspect.signature(func)
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception as exc:
+        msg = f"Cannot resolve the annotations of {name}(): {exc}. Define the types before registering."
+        raise RegistrationError(msg) from exc
+    if "return" not in hints:
+        msg = (
+            f"Function {name}() has no return annotation. ecs_notebook needs it to build the output "
+            f"entity model: write e.g. `def {getattr(func, '__name__', name)}(...) -> Report:`."
+        )
+        raise RegistrationError(msg)
+    params: dict[str, ParamSpec] = {}
+    fields: dict[str, Any] = {}
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD, p.POSITIONAL_ONLY):
+            msg = f"{name}(): parameter {p.name!r} is {p.kind.description}; registered functions take named parameters only."
+            raise RegistrationError(msg)
+        if p.name in META_FIELDS or p.name.startswith("model_") or p.name in ("unpack", "config"):
+            msg = f"{name}(): parameter name {p.name!r} is reserved by ecs_notebook; rename it."
+            raise RegistrationError(msg)
+        ann = hints.get(p.name, Any)
+        ecls = _entity_class(ann)
+        if ecls is not None:
+            kind, adapter = ENTITY, None
+        elif _is_entity_collection(ann):
+            kind, adapter = ENTITIES, None
+        else:
+            kind = PLAIN
+            try:
+                adapter = TypeAdapter(ann, config={"arbitrary_types_allowed": True})
+            except Exception:
+                adapter = TypeAdapter(Any)
+        params[p.name] = ParamSpec(p.name, ann, p.default, kind, ecls, adapter)
+        fields[p.name] = (ann, ... if p.default is p.empty else p.default)
+    n = next(_counter)
+    base_name = getattr(func, "__qualname__", name).replace("<", "").replace(">", "").replace(".", "_")
+    module = getattr(func, "__module__", None) or __name__
+    try:
+        input_model = create_model(  # type: ignore[call-overload]
+            f"{base_name}_Input_{n}", __base__=ParameterEntity, __module__=module, **fields
+        )
+    except Exception as exc:
+        msg = f"Cannot build the input model of {name}(): {exc}"
+        raise RegistrationError(msg) from exc
+    ret = hints["return"]
+    output_model = _output_model(ret, f"{base_name}_Output_{n}", module, name)
+    version, src = code_version_of(func, source)
+    return FunctionMetadata(
+        name=name,
+        func=func,
+        signature=sig,
+        docstring=inspect.getdoc(func),
+        is_async=inspect.iscoroutinefunction(func),
+        input_model=input_model,
+        output_model=output_model,
+        code_version=version,
+        source=src,
+        params=params,
+        return_annotation=ret,
+    )
+
+
+def _output_model(ret: Any, model_name: str, module: str, name: str) -> type[Entity] | None:
+    """The entity model outputs are wrapped in; None when the function returns entities itself."""
+    ecls = _entity_class(ret)
+    if ecls is not None:
+        return ecls
+    try:
+        if isinstance(ret, type) and issubclass(ret, BaseModel):
+            fields = {k: (f.annotation, f) for k, f in ret.model_fields.items() if k not in META_FIELDS}
+            return create_model(model_name, __base__=Entity, __module__=module, **fields)  # type: ignore[call-overload,no-any-return]
+        if typing.get_origin(ret) is tuple:
+            args = [a for a in typing.get_args(ret) if a is not Ellipsis]
+            if args and all(_entity_class(a) is not None for a in args):
+                return None  # unpacked into separate entities
+            fields = {f"field_{i}": (a, ...) for i, a in enumerate(args)}
+            return create_model(model_name, __base__=Entity, __module__=module, **fields)  # type: ignore[call-overload,no-any-return]
+        return create_model(model_name, __base__=Entity, __module__=module, result=(ret, ...))  # type: ignore[call-overload,no-any-return]
+    except Exception as exc:
+        msg = f"Cannot build the output model of {name}() from its return annotation {ret!r}: {exc}"
+        raise RegistrationError(msg) from exc

@@ -1,0 +1,216 @@
+"""What a call returned: wrapping, classification (mutation/creation/detachment), provenance, recording."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from ._ids import new_id
+from .entity import ContainerEntity, Entity
+from .errors import OutputValidationError
+from .execution import ExecutionSemantics
+from .functions import FunctionMetadata, _entity_class
+from .records import fast_new
+from .registry import EntityRegistry, PendingTree
+from .typeinfo import class_info
+
+if TYPE_CHECKING:
+    from .callable_registry import _Call
+    from .inputs import CallInputs
+
+MUTATION, CREATION, DETACHMENT = ExecutionSemantics.MUTATION, ExecutionSemantics.CREATION, ExecutionSemantics.DETACHMENT
+
+_ADAPTERS: dict[type, dict[str, TypeAdapter[Any]]] = {}
+
+
+class PreparedOutputs:
+    """The outputs of a call, classified, with their records built but not yet published."""
+
+    __slots__ = ("ids", "items", "pendings", "returned", "semantics", "unpacked")
+
+    def __init__(
+        self,
+        returned: Any,
+        items: list[Entity],
+        semantics: list[ExecutionSemantics],
+        pendings: list[PendingTree],
+        ids: list[UUID],
+        unpacked: bool,
+    ) -> None:
+        self.returned, self.items, self.semantics = returned, items, semantics
+        self.pendings, self.ids, self.unpacked = pendings, ids, unpacked
+
+    @property
+    def records(self) -> list[Any]:
+        return [r for p in self.pendings for r in p.records]
+
+    @property
+    def roots(self) -> list[UUID]:
+        return [p.root_id for p in self.pendings if p.changed]
+
+    def finish(self) -> None:
+        """Once published: give the returned objects their recorded ids."""
+        for p in self.pendings:
+            p.finish()
+
+
+def prepare_outputs(call: _Call, result: Any) -> PreparedOutputs:
+    """Classify what the function returned and build its records (published by the caller).
+
+    Output rules: an entity is recorded as it is; a tuple (or a non-empty list) whose items are all
+    entities is unpacked into separate outputs (``unpack=False``: one ContainerEntity holding them);
+    a pydantic model contributes its fields to an output entity; any other value becomes the
+    ``result`` field (tuples of values: ``field_0``, ``field_1``, ...) of an output entity.
+    """
+    meta, inputs = call.meta, call.inputs
+    assert inputs is not None
+    unpacked = False
+    if isinstance(result, Entity):
+        declared = _entity_class(meta.return_annotation)
+        if declared is not None and not isinstance(result, declared):
+            msg = (
+                f"{meta.name}() returned a {type(result).__name__}, but its return annotation declares "
+                f"{declared.__name__}. Fix the function or its annotation."
+            )
+            raise OutputValidationError(msg)
+        items = [result]
+    elif isinstance(result, (tuple, list)) and result and all(isinstance(x, Entity) for x in result):
+        if call.unpack:
+            items, unpacked = list(result), True
+        else:
+            items = [ContainerEntity(outputs=list(result))]
+    else:
+        items = [_wrap(meta, result)]
+
+    prepared: list[tuple[Entity, ExecutionSemantics, PendingTree]] = []
+    for obj in items:
+        sem, pending = _prepare(obj, inputs)
+        prepared.append((obj, sem, pending))
+    final_ids = [p.root_id if p.changed else o.ecs_id for o, _, p in prepared]
+    input_ids = tuple(inputs.input_ids)
+    default_source = input_ids[0] if len(input_ids) == 1 else inputs.composite_id
+    for k, (obj, _sem, pending) in enumerate(prepared):
+        if not pending.changed:
+            continue
+        pending.patch_root(
+            derived_from_function=meta.name,
+            derived_from_execution_id=call.execution_id,
+            function_input_entities=input_ids,
+            output_index=k if unpacked else None,
+            sibling_output_entities=tuple(i for j, i in enumerate(final_ids) if j != k) if unpacked else (),
+            attribute_source=_provenance(obj, inputs, default_source),
+        )
+    outputs = [o for o, _, _ in prepared]
+    return PreparedOutputs(
+        outputs if unpacked else outputs[0],
+        outputs,
+        [s for _, s, _ in prepared],
+        [p for _, _, p in prepared],
+        final_ids,
+        unpacked,
+    )
+
+
+def _prepare(obj: Entity, inputs: CallInputs) -> tuple[ExecutionSemantics, PendingTree]:
+    if id(obj) in inputs.copy_roots:
+        # A returned input: a new version of its lineage if the function changed it.
+        return MUTATION, EntityRegistry.prepare(obj, promote=False)
+    if inputs.is_inside_input(obj):
+        return DETACHMENT, EntityRegistry.prepare(obj, force=True)
+    d = obj.__dict__
+    if EntityRegistry._records.get(d["ecs_id"].int) is not None or d["lineage_id"].int in EntityRegistry._lineages:
+        # Built from an existing entity's ids (e.g. model_dump): a creation starts a new lineage.
+        d["ecs_id"], d["lineage_id"], d["previous_ecs_id"], d["old_ids"] = new_id(), new_id(), None, []
+    return CREATION, EntityRegistry.prepare(obj)
+
+
+def _wrap(meta: FunctionMetadata, result: Any) -> Entity:
+    model = meta.output_model
+    if model is None or _entity_class(meta.return_annotation) is not None:
+        declared = getattr(meta.return_annotation, "__name__", str(meta.return_annotation))
+        msg = (
+            f"{meta.name}() returned {type(result).__name__} {result!r:.60}, but its return annotation "
+            f"declares {declared}. Fix the function or its annotation."
+        )
+        raise OutputValidationError(msg)
+    fields = model.model_fields
+    if isinstance(result, BaseModel) and "result" not in fields:
+        data = {k: getattr(result, k) for k in fields if k in type(result).model_fields}
+    elif "field_0" in fields:
+        if not isinstance(result, tuple) or len(result) != sum(1 for f in fields if f.startswith("field_")):
+            msg = f"{meta.name}() returned {result!r:.60}; its annotation declares a tuple of {len(fields)} items."
+            raise OutputValidationError(msg)
+        data = {f"field_{i}": v for i, v in enumerate(result)}
+    else:
+        data = {"result": result}
+    adapters = _ADAPTERS.get(model)
+    if adapters is None:
+        adapters = _ADAPTERS[model] = {
+            name: TypeAdapter(f.annotation, config={"arbitrary_types_allowed": True})  # type: ignore[arg-type]
+            for name, f in fields.items()
+            if name in class_info(model).data_fields
+        }
+    for name, value in data.items():
+        t = type(value)
+        if t is adapters[name]._type and (t is int or t is str or t is float or t is bool):  # type: ignore[attr-defined]
+            continue
+        try:
+            data[name] = adapters[name].validate_python(value)
+        except ValidationError as exc:
+            msg = f"{meta.name}() returned {value!r:.60} for {name!r}, which does not fit its annotation: {exc.errors()[0]['msg']}"
+            raise OutputValidationError(msg) from exc
+    return fast_new(model, data, as_root=False)
+
+
+def _provenance(obj: Entity, inputs: CallInputs, default: UUID | None) -> dict[str, Any]:
+    """attribute_source for an output: each field points at the input it came from.
+
+    A field holding an input (or part of one) or a value identical to an input's field points at
+    that input version; other computed fields point at the call's input (the single input entity,
+    or the composite input that names them all). Fields already borrowed keep their source.
+    """
+    d = obj.__dict__
+    source = dict(d["attribute_source"])
+    copies = inputs.copies
+    ids = inputs.input_ids
+    for f in class_info(type(obj)).data_fields:
+        current = source.get(f)
+        if current is not None and not (isinstance(current, (list, dict)) and not any(_values(current))):
+            continue
+        v = d[f]
+        match: UUID | None = None
+        if isinstance(v, Entity):
+            match = v.__dict__["ecs_id"] if EntityRegistry._records.get(v.__dict__["ecs_id"].int) else None
+        else:
+            for idx, c in enumerate(copies):
+                cv = c.__dict__.get(f, _MISSING)
+                if cv is v or (type(cv) is type(v) and _same(cv, v)):
+                    match = ids[inputs.copy_roots[id(c)]] if id(c) in inputs.copy_roots else ids[idx]
+                    break
+        val = match or default
+        if type(v) is list:
+            source[f] = [val] * len(v)
+        elif type(v) is dict:
+            source[f] = dict.fromkeys(v, val)
+        else:
+            source[f] = val
+    return source
+
+
+_MISSING = object()
+
+
+def _values(x: Any) -> list[Any]:
+    return list(x.values()) if isinstance(x, dict) else list(x)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+__all__ = ["PreparedOutputs", "prepare_outputs"]
