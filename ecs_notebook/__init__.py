@@ -17,6 +17,7 @@ from .errors import (
 )
 from .execution import ExecutionConfig, ExecutionSemantics, FunctionExecution, RegistryConfig
 from .registry import EntityRegistry
+from .store import batch, connect
 from .tree import EdgeType, EntityEdge, EntityTree, build_entity_tree, find_modified_entities
 
 __version__ = "0.1.0"
@@ -42,7 +43,9 @@ __all__ = [
     "RegistrationError",
     "RegistryConfig",
     "StoreError",
+    "batch",
     "build_entity_tree",
+    "connect",
     "create_composite_entity",
     "find_modified_entities",
     "get",

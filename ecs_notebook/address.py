@@ -154,11 +154,22 @@ def _enter_field(cur: _Cursor, seg: str, address: str, done: str) -> None:
     if seg in info.plain_fields:
         cur.kind, cur.value = _VALUE, rec.plain[info.plain_fields.index(seg)]
         return
-    if rec.cls is UntypedEntity:
-        data = rec.plain[info.plain_fields.index("untyped_data")]
+    if rec.cls is UntypedEntity and rec.templates:
+        # An entity reloaded without its class: its fields are the keys of untyped_data.
+        data = rec.templates[0]
         if seg in data:
-            cur.kind, cur.value = _VALUE, data[seg]
+            skipped = _slots_before(data, seg)
+            item = data[seg]
+            if item is SLOT:
+                cur.enter(EntityRegistry.record(rec.slots[skipped]))
+            elif type(item) in _CONTAINERS:
+                cur.kind, cur.template, cur.offset = _TEMPLATE, item, skipped
+            else:
+                cur.kind, cur.value = _VALUE, item
             return
+        fields = ", ".join(map(str, data))
+        msg = f"{rec.plain[0]} {short(rec.ecs_id)} (reloaded without its class) has no field {seg!r} (fields: {fields}). Address: {address}"
+        raise AddressError(msg)
     fields = ", ".join(info.data_fields)
     msg = f"{rec.cls.__name__} {short(rec.ecs_id)} has no field {seg!r} (fields: {fields}). Address: {address}"
     raise AddressError(msg)

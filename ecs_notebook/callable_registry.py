@@ -32,7 +32,6 @@ class CallableRegistryType:
     def __init__(self) -> None:
         self._functions: dict[str, FunctionMetadata] = {}
         self._code_versions: dict[str, list[str]] = {}
-        self._executions: list[UUID] = []
         self._hooks: list[ExecutionHook] = []
         self._config = RegistryConfig()
 
@@ -83,6 +82,7 @@ class CallableRegistryType:
         versions = self._code_versions.setdefault(name, [])
         if not versions or versions[-1] != meta.code_version:
             versions.append(meta.code_version)
+        EntityRegistry.store.write_function(name, meta.code_version, meta.source, meta.signature_json)
         return func
 
     def list(self) -> list[str]:
@@ -94,9 +94,12 @@ class CallableRegistryType:
         return self._lookup(name)
 
     def code_versions(self, name: str) -> list[str]:
-        """Every code_version registered under ``name``, oldest first."""
-        self._lookup(name)
-        return list(self._code_versions[name])
+        """Every code_version recorded for ``name`` (earlier sessions included), oldest first."""
+        stored = EntityRegistry.store.function_versions(name)
+        session = self._code_versions.get(name, [])
+        if not stored and not session:
+            self._lookup(name)
+        return stored + [v for v in session if v not in stored]
 
     def _lookup(self, name: str) -> FunctionMetadata:
         meta = self._functions.get(name)
@@ -283,7 +286,6 @@ class CallableRegistryType:
             batch.insert(0, composite)
             roots = [composite.ecs_id, *roots]
         EntityRegistry.add_records(batch, roots=roots)
-        self._executions.append(call.execution_id)
         return call.execution_id
 
     def _notify(self, execution_id: UUID, outputs: list[Entity]) -> None:
@@ -300,20 +302,18 @@ class CallableRegistryType:
     # -- executions ------------------------------------------------------------------------
 
     def executions(self, function: str | None = None, failed: bool | None = None) -> list[FunctionExecution]:
-        """Copies of the recorded executions, oldest first; filter by function name or failure."""
-        out = []
-        for eid in self._executions:
-            rec = EntityRegistry.record(eid)
-            values = rec.plain_dict()
-            if function is not None and values["function_name"] != function:
-                continue
-            if failed is not None and values["succeeded"] == failed:
-                continue
-            out.append(EntityRegistry.get(eid))
-        return out
+        """Copies of the recorded executions (earlier sessions included), oldest first.
+
+        Args:
+            function: only executions of this function name.
+            failed: True for failed executions only, False for successful ones only.
+        """
+        ids = EntityRegistry.store.executions(function=function, failed=failed)
+        return [EntityRegistry.get(eid) for eid in ids]  # type: ignore[misc]
 
     def __repr__(self) -> str:
-        return f"<CallableRegistry: {len(self._functions)} functions, {len(self._executions)} executions>"
+        n = EntityRegistry.store.counts().get("executions", 0)
+        return f"<CallableRegistry: {len(self._functions)} functions, {n} executions>"
 
 
 async def _wait_for(awaitable: Any, limit: float) -> Any:

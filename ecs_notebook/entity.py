@@ -37,6 +37,10 @@ META_FIELDS: frozenset[str] = frozenset(
 )
 
 
+#: Every Entity subclass defined in this process, by ``module:qualname`` (the newest definition).
+ENTITY_CLASSES: dict[str, type[Entity]] = {}
+
+
 def _registry() -> Any:
     from .registry import EntityRegistry
 
@@ -81,6 +85,12 @@ class Entity(BaseModel):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.__ecs_type__ = f"{cls.__module__}:{cls.__qualname__}"
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        # The latest definition wins: re-running a notebook cell redefines the class.
+        ENTITY_CLASSES[cls.__ecs_type__] = cls
 
     def model_post_init(self, context: Any, /) -> None:
         source = self.__dict__["attribute_source"]

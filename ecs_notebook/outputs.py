@@ -86,7 +86,11 @@ def prepare_outputs(call: _Call, result: Any) -> PreparedOutputs:
 
     prepared: list[tuple[Entity, ExecutionSemantics, PendingTree]] = []
     for obj in items:
-        sem, pending = _prepare(obj, inputs)
+        try:
+            sem, pending = _prepare(obj, inputs)
+        except _Replace:
+            obj = _fresh_copy(obj)
+            sem, pending = CREATION, EntityRegistry.prepare(obj)
         prepared.append((obj, sem, pending))
     final_ids = [p.root_id if p.changed else o.ecs_id for o, _, p in prepared]
     input_ids = tuple(inputs.input_ids)
@@ -120,10 +124,25 @@ def _prepare(obj: Entity, inputs: CallInputs) -> tuple[ExecutionSemantics, Pendi
     if inputs.is_inside_input(obj):
         return DETACHMENT, EntityRegistry.prepare(obj, force=True)
     d = obj.__dict__
-    if EntityRegistry._records.get(d["ecs_id"].int) is not None or d["lineage_id"].int in EntityRegistry._lineages:
-        # Built from an existing entity's ids (e.g. model_dump): a creation starts a new lineage.
-        d["ecs_id"], d["lineage_id"], d["previous_ecs_id"], d["old_ids"] = new_id(), new_id(), None, []
+    if d["ecs_id"].int in EntityRegistry._records:
+        # Not a copy the function received but an already recorded object (one captured from
+        # outside, or a clone built from a recorded version's fields): the output is a new
+        # lineage, and the object the function returned is left as it is.
+        raise _Replace(obj)
     return CREATION, EntityRegistry.prepare(obj)
+
+
+class _Replace(Exception):
+    def __init__(self, obj: Entity) -> None:
+        self.obj = obj
+
+
+def _fresh_copy(obj: Entity) -> Entity:
+    clone = obj.model_copy(deep=True)
+    d = clone.__dict__
+    d["ecs_id"], d["lineage_id"], d["previous_ecs_id"], d["old_ids"] = new_id(), new_id(), None, []
+    d["root_ecs_id"] = d["root_live_id"] = None
+    return clone
 
 
 def _wrap(meta: FunctionMetadata, result: Any) -> Entity:

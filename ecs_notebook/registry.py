@@ -10,9 +10,10 @@ from uuid import UUID
 
 from ._ids import new_id, short, utcnow
 from ._state import stateful
-from .entity import Entity
+from .entity import Entity, UntypedEntity
 from .errors import EntityNotFoundError, RegistrationError
 from .records import VersionRecord, materialize
+from .store.base import Store
 from .tree import EntityTree, Walk, build_entity_tree, walk
 from .typeinfo import _CACHE as _INFO_CACHE
 from .typeinfo import snapshot_plain, snapshot_source, snapshot_value, values_equal
@@ -47,14 +48,39 @@ class EntityRegistryType:
         # Internal maps are keyed by ``uuid.int``: UUID.__hash__/__eq__ run in Python and would
         # dominate the cost of walking large trees.
         self._records: dict[int, VersionRecord] = {}
-        self._lineages: dict[int, list[UUID]] = {}
-        self._roots: set[int] = set()
-        self._by_type: dict[str, list[UUID]] = {}
+        self._roots: set[int] = set()  # cache of root ids known to the store
         # root live_id -> live_ids of that live tree when last recorded
         self._live_index: dict[int, set[int]] = {}
         self._live_roots: weakref.WeakValueDictionary[int, Entity] = weakref.WeakValueDictionary()
         self._listeners: list[RecordListener] = []
-        self._loader: Callable[[UUID], VersionRecord | None] | None = None
+        from .store import default_url, open_store
+
+        self._store: Store = open_store(default_url())
+
+    # -- the store -------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        """The lineage store this registry records into (its source of truth)."""
+        return self._store
+
+    def use_store(self, store: Store) -> None:
+        """Record into ``store`` from now on; cached records of the previous store are dropped."""
+        old = self._store
+        self._store = store
+        self._records.clear()
+        self._roots.clear()
+        self._live_index.clear()
+        self._live_roots.clear()
+        for listener in self._listeners:
+            reset = getattr(listener, "store_changed", None)
+            if reset is not None:
+                reset()
+        if old is not store:
+            old.close()
+
+    def _close_state(self) -> None:
+        self._store.close()
 
     # -- recording -------------------------------------------------------------------------
 
@@ -67,7 +93,7 @@ class EntityRegistryType:
         _require_entity(entity, "promote_to_root")
         if self._is_registered_child(entity):
             self.detach(entity)
-        elif entity.is_root_entity() and entity.ecs_id.int in self._roots:
+        elif entity.is_root_entity() and self._is_root(entity.ecs_id):
             self.version_entity(entity)
         else:
             self._commit(entity)
@@ -86,7 +112,7 @@ class EntityRegistryType:
             RegistrationError: ``root`` is a child of another tree, or its tree is malformed.
         """
         _require_entity(root, "version_entity")
-        if root.ecs_id.int not in self._roots or not root.is_root_entity():
+        if not root.is_root_entity() or not self._is_root(root.ecs_id):
             if self._is_registered_child(root):
                 msg = (
                     f"{type(root).__name__} {short(root.ecs_id)} is a child in the tree of "
@@ -213,7 +239,7 @@ class EntityRegistryType:
         root_int = root.__dict__["ecs_id"].int
         root_rec = records.get(root_int) or load(root.__dict__["ecs_id"])
         root_id = new_id() if root_rec is not None else root.__dict__["ecs_id"]
-        promote_recorded = promote and root_rec is not None and root_int not in self._roots
+        promote_recorded = promote and root_rec is not None and not self._is_root(root.__dict__["ecs_id"])
         now = utcnow()
         seen: set[int] = set()
         new_records: list[VersionRecord] = []
@@ -341,35 +367,21 @@ class EntityRegistryType:
         self._live_roots[live.int] = root
 
     def _publish(self, new_records: list[VersionRecord], root_id: UUID) -> None:
-        self._index(new_records)
-        self._roots.add(root_id.int)
-        for listener in self._listeners:
-            listener(new_records)
+        self.add_records(new_records, (root_id,))
 
     def add_records(self, new_records: list[VersionRecord], roots: Iterable[UUID] = ()) -> None:
-        """Publish records built elsewhere (function outputs); each root id marks a tree version."""
-        self._index(new_records)
+        """Record ``new_records`` (one store transaction); each id in ``roots`` starts a tree version.
+
+        The store is written first: if it fails (StoreError), nothing is cached either.
+        """
+        roots = list(roots)
+        self._store.write(new_records, roots)
+        records = self._records
+        for rec in new_records:
+            records[rec.ecs_id.int] = rec
         self._roots.update(r.int for r in roots)
         for listener in self._listeners:
             listener(new_records)
-
-    def _index(self, new_records: list[VersionRecord]) -> None:
-        records, lineages, by_type = self._records, self._lineages, self._by_type
-        last_cls: type | None = None
-        of_type: list[UUID] = []
-        for rec in new_records:
-            eid = rec.ecs_id
-            records[eid.int] = rec
-            lid = rec.lineage_id.int
-            lin = lineages.get(lid)
-            if lin is None:
-                lineages[lid] = [eid]
-            else:
-                lin.append(eid)
-            if rec.cls is not last_cls:
-                last_cls = rec.cls
-                of_type = by_type.setdefault(rec.cls.__ecs_type__, [])
-            of_type.append(eid)
 
     def subscribe(self, listener: RecordListener) -> Callable[[], None]:
         """Call ``listener(records)`` for every batch of new records; returns an unsubscribe function."""
@@ -379,17 +391,34 @@ class EntityRegistryType:
     # -- lookups ---------------------------------------------------------------------------
 
     def _load(self, ecs_id: UUID) -> VersionRecord | None:
-        if self._loader is None:
+        if not self._store.persistent:
             return None
-        rec = self._loader(ecs_id)
+        rec = self._store.load(ecs_id)
         if rec is not None:
             self._records[ecs_id.int] = rec
+            if self._store.is_root(ecs_id):
+                self._roots.add(ecs_id.int)
         return rec
+
+    def _retype(self, rec: VersionRecord) -> VersionRecord:
+        """A record reloaded without its class: reload it once the class is defined again."""
+        from .store.rows import resolve_class
+
+        path = rec.plain[0]
+        if resolve_class(path) is None or not self._store.persistent:
+            return rec
+        fresh = self._store.load(rec.ecs_id)
+        if fresh is None:
+            return rec
+        self._records[rec.ecs_id.int] = fresh
+        return fresh
 
     def record(self, ecs_id: UUID | str) -> VersionRecord:
         """Return the immutable record of a version (no copy)."""
         eid = as_uuid(ecs_id)
         rec = self._records.get(eid.int) or self._load(eid)
+        if rec is not None and rec.cls is UntypedEntity:
+            rec = self._retype(rec)
         if rec is None:
             msg = f"No recorded entity version {eid}. Check the id, or that the right store is connected."
             raise EntityNotFoundError(msg)
@@ -406,7 +435,7 @@ class EntityRegistryType:
     def get(self, ecs_id: UUID | str) -> Entity:
         """Return a copy (fresh live_ids) of a recorded version and its subtree."""
         rec = self.record(ecs_id)
-        return materialize(rec, self.record, as_root=rec.ecs_id.int in self._roots)
+        return materialize(rec, self.record, as_root=self._is_root(rec.ecs_id))
 
     def get_stored_entity(self, root_ecs_id: UUID | str, ecs_id: UUID | str) -> Entity:
         """Return a copy of version ``ecs_id`` as recorded in the tree version ``root_ecs_id``."""
@@ -436,11 +465,11 @@ class EntityRegistryType:
     def history(self, lineage_id: UUID | str) -> list[UUID]:
         """Return the ecs_ids of a lineage's versions, oldest first."""
         lid = as_uuid(lineage_id, "lineage_id")
-        versions = self._lineages.get(lid.int)
-        if versions is None:
+        versions = self._store.lineage_versions(lid)
+        if not versions:
             msg = f"No recorded lineage {lid}."
             raise EntityNotFoundError(msg)
-        return list(versions)
+        return versions
 
     def latest(self, lineage_id: UUID | str) -> UUID:
         """Return the ecs_id of the newest recorded version of a lineage."""
@@ -452,25 +481,29 @@ class EntityRegistryType:
 
     def lineages(self) -> list[UUID]:
         """Return every recorded lineage_id."""
-        return list(self._lineages)
+        return self._store.lineages()
 
     def ids_by_type(self, cls: type[Entity] | str) -> list[UUID]:
         """Return the ecs_ids recorded for an entity class (or its ``module:qualname``)."""
         path = cls if isinstance(cls, str) else cls.__ecs_type__
-        return list(self._by_type.get(path, ()))
+        return self._store.ids_by_type(path)
 
     def is_root_version(self, ecs_id: UUID | str) -> bool:
         """Return True if ``ecs_id`` is the root of a recorded tree version."""
-        return as_uuid(ecs_id).int in self._roots
+        return self._is_root(as_uuid(ecs_id))
+
+    def _is_root(self, ecs_id: UUID) -> bool:
+        return ecs_id.int in self._roots or (self._store.persistent and self._store.is_root(ecs_id))
 
     def __len__(self) -> int:
-        return len(self._records)
+        """Number of recorded versions (in the store, earlier sessions included)."""
+        return self._store.counts()["versions"] if self._store.persistent else len(self._records)
 
     def __contains__(self, ecs_id: object) -> bool:
         return isinstance(ecs_id, (UUID, str)) and self.has(ecs_id)
 
     def __repr__(self) -> str:
-        return f"<EntityRegistry: {len(self._records)} versions in {len(self._lineages)} lineages>"
+        return f"<EntityRegistry: {self._store.describe()}>"
 
 
 class PendingTree:

@@ -1,0 +1,79 @@
+"""Choosing the lineage store: ``connect(url)``, the defaults, and ``batch()``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import StoreError
+from .base import MemoryStore, Store
+from .sqlite import SQLiteStore, parse_sqlite_url
+
+ENV_VAR = "ECS_NOTEBOOK_STORE"
+LIBRARY_DEFAULT = "memory://"
+EXTENSION_DEFAULT = "sqlite:///.ecs_notebook/lineage.db"
+
+__all__ = ["EXTENSION_DEFAULT", "MemoryStore", "SQLiteStore", "Store", "batch", "connect", "open_store"]
+
+
+def open_store(url: str, base: Path | None = None) -> Store:
+    """Open (and validate) the store a URL names, without making it the current one."""
+    if not isinstance(url, str):
+        msg = f"A store URL is a string, got {type(url).__name__}"
+        raise StoreError(msg)
+    url = url.strip()
+    if url in ("memory://", "memory:"):
+        return MemoryStore()
+    if url.startswith("sqlite:///"):
+        return SQLiteStore(parse_sqlite_url(url, base), url)
+    if url.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStore
+
+        return PostgresStore(url)
+    msg = (
+        f"Unknown store URL {url!r}. Use sqlite:///relative/path.db, sqlite:////absolute/path.db, "
+        "postgresql://user@host/db or memory://."
+    )
+    raise StoreError(msg)
+
+
+def default_url(extension: bool = False) -> str:
+    """The store used when none was chosen: ``$ECS_NOTEBOOK_STORE``, else the library/extension default."""
+    return os.environ.get(ENV_VAR) or (EXTENSION_DEFAULT if extension else LIBRARY_DEFAULT)
+
+
+def connect(url: str) -> Store:
+    """Make the store at ``url`` the current lineage store of this process and return it.
+
+    The store is validated at once: a corrupt or foreign file raises StoreError and is left as it
+    was. Earlier versions, executions and addresses of that store become available (loaded lazily).
+    """
+    from ..registry import EntityRegistry
+
+    store = open_store(url)
+    EntityRegistry.use_store(store)
+    return store
+
+
+def current_store() -> Store:
+    """The store the default registries write to."""
+    from ..registry import EntityRegistry
+
+    return EntityRegistry.store
+
+
+@contextmanager
+def batch() -> Iterator[Store]:
+    """Group the records of every call in the block into one transaction.
+
+    Durable when the block exits; an exception in the block still commits what was recorded
+    before it.
+    """
+    store = current_store()
+    store.begin_batch()
+    try:
+        yield store
+    finally:
+        store.end_batch()

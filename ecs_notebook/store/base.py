@@ -1,0 +1,175 @@
+"""The store contract, and the in-memory store (``memory://``)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+from ..records import VersionRecord
+
+
+class ExecutionRow(tuple):  # type: ignore[type-arg]
+    """(ecs_id, function_name, succeeded, started_at timestamp) of one recorded execution."""
+
+    __slots__ = ()
+
+
+class Store(ABC):
+    """Where version records and executions live. The registry is its in-memory cache.
+
+    ``write`` is the only way in: each call is one transaction (or part of the open batch), so a
+    call's records are all there or none are.
+    """
+
+    url: str = ""
+    persistent: bool = False
+
+    @abstractmethod
+    def write(self, records: list[VersionRecord], roots: list[UUID]) -> None:
+        """Record ``records`` (parents first); ``roots`` are the ids that start a tree version."""
+
+    @abstractmethod
+    def load(self, ecs_id: UUID) -> VersionRecord | None:
+        """The record of ``ecs_id`` from storage, or None (the memory store keeps none)."""
+
+    @abstractmethod
+    def lineage_versions(self, lineage_id: UUID) -> list[UUID]:
+        """ecs_ids of a lineage's versions, in recording order."""
+
+    @abstractmethod
+    def lineage_of(self, ecs_id: UUID) -> UUID | None:
+        """The lineage of a version, or None if it is not recorded."""
+
+    @abstractmethod
+    def is_root(self, ecs_id: UUID) -> bool:
+        """Whether ``ecs_id`` starts a recorded tree version."""
+
+    @abstractmethod
+    def ids_by_type(self, type_path: str) -> list[UUID]:
+        """ecs_ids recorded for an entity class path, in recording order."""
+
+    @abstractmethod
+    def lineages(self) -> list[UUID]:
+        """Every recorded lineage id."""
+
+    @abstractmethod
+    def executions(self, function: str | None = None, failed: bool | None = None) -> list[UUID]:
+        """ecs_ids of recorded FunctionExecutions, oldest first, optionally filtered."""
+
+    @abstractmethod
+    def write_function(self, name: str, code_version: str, source: str, signature: dict[str, Any]) -> None:
+        """Record a registered function's code version (idempotent)."""
+
+    @abstractmethod
+    def function_versions(self, name: str) -> list[str]:
+        """Recorded code versions of a function, oldest first."""
+
+    @abstractmethod
+    def counts(self) -> dict[str, int]:
+        """Numbers of versions, lineages, executions, functions (and bytes for files)."""
+
+    @abstractmethod
+    def iter_records(self) -> Iterator[VersionRecord]:
+        """Every stored record, in recording order (for rebuilding derived views)."""
+
+    def begin_batch(self) -> None:
+        """Start grouping writes into one transaction (nested calls count)."""
+
+    def end_batch(self) -> None:
+        """Commit the writes grouped since the matching begin_batch."""
+
+    def close(self) -> None:
+        """Release the store's resources."""
+
+    def describe(self) -> str:
+        c = self.counts()
+        return f"{self.url}: {c.get('versions', 0)} versions, {c.get('executions', 0)} executions"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()}>"
+
+
+class MemoryStore(Store):
+    """``memory://``: indexes only; the registry's cache holds the records themselves."""
+
+    url = "memory://"
+    persistent = False
+
+    def __init__(self) -> None:
+        self._order: list[VersionRecord] = []
+        self._lineages: dict[int, list[UUID]] = {}
+        self._lineage_of: dict[int, UUID] = {}
+        self._roots: set[int] = set()
+        self._by_type: dict[str, list[UUID]] = {}
+        self._executions: list[tuple[UUID, str, bool]] = []
+        self._functions: dict[str, list[str]] = {}
+
+    def write(self, records: list[VersionRecord], roots: list[UUID]) -> None:
+        from ..execution import FunctionExecution
+
+        lineages, lineage_of, by_type = self._lineages, self._lineage_of, self._by_type
+        last_cls: type | None = None
+        of_type: list[UUID] = []
+        for rec in records:
+            eid, lid = rec.ecs_id, rec.lineage_id
+            lin = lineages.get(lid.int)
+            if lin is None:
+                lineages[lid.int] = [eid]
+            else:
+                lin.append(eid)
+            lineage_of[eid.int] = lid
+            if rec.cls is not last_cls:
+                last_cls = rec.cls
+                of_type = by_type.setdefault(rec.cls.__ecs_type__, [])
+            of_type.append(eid)
+            if rec.cls is FunctionExecution:
+                v = rec.plain_dict()
+                self._executions.append((eid, v["function_name"], v["succeeded"]))
+        self._order.extend(records)
+        self._roots.update(r.int for r in roots)
+
+    def load(self, ecs_id: UUID) -> VersionRecord | None:
+        return None
+
+    def lineage_versions(self, lineage_id: UUID) -> list[UUID]:
+        return list(self._lineages.get(lineage_id.int, ()))
+
+    def lineage_of(self, ecs_id: UUID) -> UUID | None:
+        return self._lineage_of.get(ecs_id.int)
+
+    def is_root(self, ecs_id: UUID) -> bool:
+        return ecs_id.int in self._roots
+
+    def ids_by_type(self, type_path: str) -> list[UUID]:
+        return list(self._by_type.get(type_path, ()))
+
+    def lineages(self) -> list[UUID]:
+        return [v[0] and self._lineage_of[v[0].int] for v in self._lineages.values()]
+
+    def executions(self, function: str | None = None, failed: bool | None = None) -> list[UUID]:
+        return [
+            eid
+            for eid, name, ok in self._executions
+            if (function is None or name == function) and (failed is None or ok != failed)
+        ]
+
+    def write_function(self, name: str, code_version: str, source: str, signature: dict[str, Any]) -> None:
+        versions = self._functions.setdefault(name, [])
+        if code_version not in versions:
+            versions.append(code_version)
+
+    def function_versions(self, name: str) -> list[str]:
+        return list(self._functions.get(name, ()))
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "versions": len(self._lineage_of),
+            "lineages": len(self._lineages),
+            "executions": len(self._executions),
+            "functions": len(self._functions),
+        }
+
+    def iter_records(self) -> Iterator[VersionRecord]:
+        return iter(list(self._order))

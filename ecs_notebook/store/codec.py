@@ -1,0 +1,235 @@
+"""Typed JSON codecs for stored values: JSON natives as they are, everything else tagged. Never pickle.
+
+Tagged values are ``{"$t": tag, ...}`` objects. Formats:
+
+=================  ========================================================================
+tag                value
+=================  ========================================================================
+``uuid``           32 hex digits
+``datetime``       ISO 8601 (with offset when aware); ``date``, ``time`` likewise
+``timedelta``      total seconds
+``decimal``        its string
+``float``          ``"nan"``, ``"inf"``, ``"-inf"`` (JSON has no such numbers)
+``bytes``          base64
+``complex``        ``[real, imag]``
+``tuple``/``set``  list of items (``frozenset`` too)
+``dict``           list of ``[key, value]`` pairs (non-string keys, or a user key named ``$t``)
+``enum``           class path + encoded value
+``model``          class path + ``model_dump(mode="json")`` (a non-entity pydantic model)
+``ndarray``        base64 of ``numpy.save(..., allow_pickle=False)`` (``.npy``)
+``dataframe``      ``DataFrame.to_json(orient="table")`` (JSON Table Schema, keeps dtypes/index)
+``series``         ``Series.to_json(orient="table")``
+``unstorable``     type name, ``repr`` and SHA-256 fingerprint of the repr; reloads as an
+                   :class:`UnstorableValue` placeholder
+=================  ========================================================================
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import importlib
+import io
+import math
+import warnings
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from ..tree import SLOT, SetTemplate
+
+T = "$t"
+
+
+class UnstorableValue:
+    """Stands in for a value no codec could store; shows what it was."""
+
+    __slots__ = ("fingerprint", "repr_text", "type_name")
+
+    def __init__(self, type_name: str, repr_text: str, fingerprint: str) -> None:
+        self.type_name, self.repr_text, self.fingerprint = type_name, repr_text, fingerprint
+
+    def __repr__(self) -> str:
+        return f"<unstorable {self.type_name}: {self.repr_text[:80]} (sha256 {self.fingerprint[:12]})>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnstorableValue) and other.fingerprint == self.fingerprint
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint)
+
+
+def type_path(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def import_path(path: str) -> Any:
+    """Import ``module:qualname``; raise ImportError/AttributeError when it is not there."""
+    module, _, qual = path.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in qual.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class Encoder:
+    """Encodes values to JSON-able data; collects warnings about unstorable values by field."""
+
+    __slots__ = ("field",)
+
+    def __init__(self) -> None:
+        self.field = ""
+
+    def encode(self, v: Any) -> Any:
+        t = type(v)
+        if t is str or t is int or t is bool or v is None:
+            return v
+        if t is float:
+            return v if math.isfinite(v) else {T: "float", "v": repr(v)}
+        if t is list:
+            return [self.encode(x) for x in v]
+        if t is dict:
+            if all(type(k) is str for k in v) and T not in v:
+                return {k: self.encode(x) for k, x in v.items()}
+            return {T: "dict", "v": [[self.encode(k), self.encode(x)] for k, x in v.items()]}
+        if t is UUID:
+            return {T: "uuid", "v": v.hex}
+        if v is SLOT:
+            return {T: "slot"}
+        if t is SetTemplate:
+            return {T: "settpl", "v": [self.encode(x) for x in v]}
+        if t is tuple:
+            return {T: "tuple", "v": [self.encode(x) for x in v]}
+        if t is set or t is frozenset:
+            return {T: t.__name__, "v": [self.encode(x) for x in v]}
+        if t is datetime:
+            return {T: "datetime", "v": v.isoformat()}
+        if t is date:
+            return {T: "date", "v": v.isoformat()}
+        if t is time:
+            return {T: "time", "v": v.isoformat()}
+        if t is timedelta:
+            return {T: "timedelta", "v": v.total_seconds()}
+        if t is Decimal:
+            return {T: "decimal", "v": str(v)}
+        if t is bytes or t is bytearray:
+            return {T: "bytes", "v": base64.b64encode(v).decode()}
+        if t is complex:
+            return {T: "complex", "v": [v.real, v.imag]}
+        if isinstance(v, enum.Enum):
+            return {T: "enum", "c": type_path(t), "v": self.encode(v.value)}
+        if isinstance(v, BaseModel):
+            return {T: "model", "c": type_path(t), "v": v.model_dump(mode="json")}
+        mod = t.__module__.split(".")[0]
+        if mod == "numpy":
+            return self._numpy(v)
+        if mod == "pandas":
+            return self._pandas(v)
+        return self._unstorable(v)
+
+    def _numpy(self, v: Any) -> Any:
+        import numpy as np
+
+        if isinstance(v, np.ndarray):
+            if v.dtype.hasobject:
+                return self._unstorable(v)
+            buf = io.BytesIO()
+            np.save(buf, v, allow_pickle=False)
+            return {T: "ndarray", "v": base64.b64encode(buf.getvalue()).decode()}
+        if isinstance(v, np.generic):
+            return self.encode(v.item())
+        return self._unstorable(v)
+
+    def _pandas(self, v: Any) -> Any:
+        import pandas as pd
+
+        if isinstance(v, pd.DataFrame):
+            return {T: "dataframe", "v": v.to_json(orient="table")}
+        if isinstance(v, pd.Series):
+            return {T: "series", "v": v.to_json(orient="table")}
+        if isinstance(v, pd.Timestamp):
+            return {T: "datetime", "v": v.isoformat()}
+        return self._unstorable(v)
+
+    def _unstorable(self, v: Any) -> Any:
+        text = repr(v)
+        tname = type_path(type(v))
+        where = f" in field {self.field!r}" if self.field else ""
+        warnings.warn(
+            f"A value of type {tname}{where} cannot be stored (no codec; pickle is never used). "
+            "It is recorded as a placeholder with its repr and fingerprint.",
+            UserWarning,
+            stacklevel=6,
+        )
+        return {T: "unstorable", "c": tname, "r": text[:2000], "fp": hashlib.sha256(text.encode()).hexdigest()}
+
+
+def decode(v: Any) -> Any:
+    """Inverse of Encoder.encode."""
+    t = type(v)
+    if t is list:
+        return [decode(x) for x in v]
+    if t is not dict:
+        return v
+    tag = v.get(T)
+    if tag is None:
+        return {k: decode(x) for k, x in v.items()}
+    return _DECODERS[tag](v)
+
+
+def _decode_model(v: dict[str, Any]) -> Any:
+    try:
+        cls = import_path(v["c"])
+        return cls.model_validate(v["v"])
+    except Exception:  # the class is gone: keep the data
+        return v["v"]
+
+
+def _decode_enum(v: dict[str, Any]) -> Any:
+    value = decode(v["v"])
+    try:
+        return import_path(v["c"])(value)
+    except Exception:
+        return value
+
+
+def _decode_ndarray(v: dict[str, Any]) -> Any:
+    import numpy as np
+
+    return np.load(io.BytesIO(base64.b64decode(v["v"])), allow_pickle=False)
+
+
+def _decode_frame(v: dict[str, Any], series: bool) -> Any:
+    import pandas as pd
+
+    frame = pd.read_json(io.StringIO(v["v"]), orient="table")
+    return frame.iloc[:, 0] if series else frame
+
+
+_DECODERS: dict[str, Any] = {
+    "uuid": lambda v: UUID(hex=v["v"]),
+    "slot": lambda v: SLOT,
+    "settpl": lambda v: SetTemplate(decode(x) for x in v["v"]),
+    "tuple": lambda v: tuple(decode(x) for x in v["v"]),
+    "set": lambda v: {decode(x) for x in v["v"]},
+    "frozenset": lambda v: frozenset(decode(x) for x in v["v"]),
+    "dict": lambda v: {decode(k): decode(x) for k, x in v["v"]},
+    "float": lambda v: float(v["v"]),
+    "datetime": lambda v: datetime.fromisoformat(v["v"]),
+    "date": lambda v: date.fromisoformat(v["v"]),
+    "time": lambda v: time.fromisoformat(v["v"]),
+    "timedelta": lambda v: timedelta(seconds=v["v"]),
+    "decimal": lambda v: Decimal(v["v"]),
+    "bytes": lambda v: base64.b64decode(v["v"]),
+    "complex": lambda v: complex(*v["v"]),
+    "enum": _decode_enum,
+    "model": _decode_model,
+    "ndarray": _decode_ndarray,
+    "dataframe": lambda v: _decode_frame(v, False),
+    "series": lambda v: _decode_frame(v, True),
+    "unstorable": lambda v: UnstorableValue(v["c"], v["r"], v["fp"]),
+}
