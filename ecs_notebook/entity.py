@@ -114,7 +114,13 @@ class Entity(BaseModel):
 
     def __copy__(self) -> Entity:
         clone = super().__copy__()
-        clone.__dict__["live_id"] = new_id()
+        d = clone.__dict__
+        d["live_id"] = new_id()
+        # Version history and provenance belong to each object: never share the containers.
+        d["old_ids"] = list(d["old_ids"])
+        d["attribute_source"] = copy.deepcopy(d["attribute_source"])
+        d["function_input_entities"] = list(d["function_input_entities"])
+        d["sibling_output_entities"] = list(d["sibling_output_entities"])
         return clone
 
     def __deepcopy__(self, memo: dict[int, Any] | None = None) -> Entity:

@@ -112,7 +112,7 @@ class EntityRegistryType:
             RegistrationError: ``root`` is a child of another tree, or its tree is malformed.
         """
         _require_entity(root, "version_entity")
-        if not root.is_root_entity() or not self._is_root(root.ecs_id):
+        if not self._is_registered_root(root):
             if self._is_registered_child(root):
                 msg = (
                     f"{type(root).__name__} {short(root.ecs_id)} is a child in the tree of "
@@ -287,7 +287,7 @@ class EntityRegistryType:
                     if templates == rec.templates:
                         templates = rec.templates
                     if len(rec.slots) == len(kid_ids) > 8:
-                        changes = {p: final[k] for p, k in enumerate(kids) if dirty[k]}
+                        changes = {p: x for p, (x, o) in enumerate(zip(kid_ids, rec.slots)) if x != o}
                         if len(changes) * 4 < len(kid_ids):
                             base, delta = rec.ecs_id, changes
             else:
@@ -491,6 +491,15 @@ class EntityRegistryType:
     def is_root_version(self, ecs_id: UUID | str) -> bool:
         """Return True if ``ecs_id`` is the root of a recorded tree version."""
         return self._is_root(as_uuid(ecs_id))
+
+    def _is_registered_root(self, root: Entity) -> bool:
+        """A live root whose tree was recorded (its current id may be a new, unrecorded one)."""
+        if not root.is_root_entity():
+            return False
+        if self._is_root(root.ecs_id) or root.live_id.int in self._live_index:
+            return True
+        previous = root.previous_ecs_id
+        return previous is not None and self._is_root(previous)
 
     def _is_root(self, ecs_id: UUID) -> bool:
         return ecs_id.int in self._roots or (self._store.persistent and self._store.is_root(ecs_id))

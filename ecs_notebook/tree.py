@@ -96,6 +96,10 @@ def _container_template(value: Any, kids: list[Entity], meta: list[_Meta] | None
     t = type(value)
     if t is list or t is tuple or t is set or t is frozenset:
         et = EdgeType.LIST if t is list else EdgeType.TUPLE if t is tuple else EdgeType.SET
+        if et is EdgeType.SET:
+            # Sets have no order of their own (entities hash by identity): use a canonical one,
+            # so a copy rebuilt from storage lists its members the same way.
+            value = sorted(value, key=_set_order)
         out = []
         for i, item in enumerate(value):
             if isinstance(item, Entity):
@@ -120,6 +124,12 @@ def _container_template(value: Any, kids: list[Entity], meta: list[_Meta] | None
                 res[k] = _container_template(item, kids, meta, field)
         return res
     return snapshot_value(value)
+
+
+def _set_order(item: Any) -> tuple[int, Any]:
+    if isinstance(item, Entity):
+        return (0, item.__dict__["ecs_id"].int)
+    return (1, repr(item))
 
 
 def fill_template(template: Any, children: Iterator[Any]) -> Any:

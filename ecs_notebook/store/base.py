@@ -173,3 +173,7 @@ class MemoryStore(Store):
 
     def iter_records(self) -> Iterator[VersionRecord]:
         return iter(list(self._order))
+
+    def describe(self) -> str:
+        c = self.counts()
+        return f"memory:// — {c['versions']} versions in {c['lineages']} lineages, {c['executions']} executions"
