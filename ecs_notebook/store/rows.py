@@ -8,6 +8,9 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from pydantic import TypeAdapter
+from pydantic_core import to_json as _to_json
+
 from ..entity import ENTITY_CLASSES, Entity, UntypedEntity
 from ..records import VersionRecord
 from ..tree import SLOT
@@ -30,53 +33,122 @@ class Row(NamedTuple):
     previous_ecs_id: bytes | None
     created_at: float
     is_root: int
+    function_name: str | None  # set on FunctionExecution rows only (indexed)
+    succeeded: int | None
+    plain: str
     data: str
 
 
-def _hex(ids: Any) -> list[str]:
-    return [u.hex for u in ids]
+class _PlainCodec:
+    """Plain fields of one entity class as JSON, through pydantic (typed both ways, in Rust).
+
+    A class whose plain values pydantic cannot serialise (arbitrary types) uses the tagged codec.
+    """
+
+    __slots__ = ("adapter", "names", "tagged")
+
+    def __init__(self, cls: type[Entity]) -> None:
+        from typing_extensions import TypedDict
+
+        info = class_info(cls)
+        self.names = info.plain_fields
+        fields = {n: cls.model_fields[n].annotation for n in self.names}
+        td = TypedDict(f"{cls.__name__}Plain", fields, total=False)  # type: ignore[misc]
+        td.__pydantic_config__ = _PLAIN_CONFIG  # type: ignore[attr-defined]
+        self.tagged = False
+        try:
+            self.adapter: TypeAdapter[Any] | None = TypeAdapter(td)
+        except Exception:
+            self.adapter, self.tagged = None, True
+
+    def dump(self, plain: tuple[Any, ...], enc: Encoder) -> tuple[str, bool]:
+        """Return (json text, tagged?)."""
+        if self.adapter is not None and not self.tagged:
+            try:
+                return self.adapter.dump_json(dict(zip(self.names, plain))).decode(), False
+            except Exception:
+                pass  # a value pydantic cannot serialise: this record goes through the tagged codec
+        return _dumps({k: _enc_field(enc, k, v) for k, v in zip(self.names, plain)}), True
+
+    def load(self, text: str, tagged: bool) -> dict[str, Any]:
+        if tagged or self.adapter is None:
+            return {k: decode(v) for k, v in _loads(text).items()}
+        return self.adapter.validate_json(text)  # type: ignore[no-any-return]
+
+
+_PLAIN_CONFIG: Any = {
+    "arbitrary_types_allowed": True,
+    "ser_json_inf_nan": "constants",
+    "ser_json_bytes": "base64",
+    "val_json_bytes": "base64",
+    "ser_json_timedelta": "float",
+}
+_PLAIN_CODECS: dict[type, _PlainCodec] = {}
+
+
+def plain_codec(cls: type[Entity]) -> _PlainCodec:
+    codec = _PLAIN_CODECS.get(cls)
+    if codec is None:
+        codec = _PLAIN_CODECS[cls] = _PlainCodec(cls)
+    return codec
+
+
+def _ids_back(value: Any) -> Any:
+    if type(value) is str:
+        return UUID(value)
+    if type(value) is list:
+        return [_ids_back(v) for v in value]
+    if type(value) is dict:
+        return {k: _ids_back(v) for k, v in value.items()}
+    return value
 
 
 def encode_record(rec: VersionRecord, is_root: bool, enc: Encoder, delta_depth: int | None) -> Row:
     """Return the row of a record. ``delta_depth``: length of the base's delta chain (None: no delta)."""
-    info = class_info(rec.cls)
-    cls_path = rec.cls.__ecs_type__
-    plain_names = info.plain_fields
+    cls = rec.cls
+    info = class_info(cls)
+    cls_path = cls.__ecs_type__
     data: dict[str, Any] = {}
-    if rec.cls is UntypedEntity:  # reloaded without its class: store it as it was
-        tp = rec.plain[plain_names.index("type_path")]
-        cls_path = tp
+    if cls is UntypedEntity:  # reloaded without its class: store it as it was
+        cls_path = rec.plain[0]
         untyped = rec.templates[0] if rec.templates else {}
-        data["p"] = {k: _enc_field(enc, k, v) for k, v in untyped.items() if not _has_slot(v)}
+        plain_text = _dumps({k: _enc_field(enc, k, v) for k, v in untyped.items() if not _has_slot(v)})
+        data["pt"] = 1
         data["t"] = {k: _enc_field(enc, k, v) for k, v in untyped.items() if _has_slot(v)}
     else:
-        data["p"] = {k: _enc_field(enc, k, v) for k, v in zip(plain_names, rec.plain)}
+        plain_text, tagged = plain_codec(cls).dump(rec.plain, enc)
+        if tagged:
+            data["pt"] = 1
         if rec.templates is not None:
             data["t"] = {k: _enc_field(enc, k, v) for k, v in zip(info.entity_fields, rec.templates)}
+    # UUIDs and datetimes go to pydantic-core's serialiser as they are (fast, in Rust).
     if rec.slots_base is not None and delta_depth is not None and delta_depth < MAX_DELTA_CHAIN:
         assert rec.slots_delta is not None
-        data["sb"] = rec.slots_base.hex
-        data["sd"] = {str(k): v.hex for k, v in rec.slots_delta.items()}
+        data["sb"] = rec.slots_base
+        data["sd"] = {str(k): v for k, v in rec.slots_delta.items()}
         data["sdd"] = delta_depth + 1
-        data["n"] = len(rec.slots)
     elif rec.slots:
-        data["s"] = _hex(rec.slots)
+        data["s"] = rec.slots
     if rec.old_ids:
-        data["o"] = _hex(rec.old_ids)
+        data["o"] = rec.old_ids
     if rec.forked_at is not None:
-        data["f"] = rec.forked_at.isoformat()
-    data["a"] = enc.encode(rec.attribute_source)
+        data["f"] = rec.forked_at
+    data["a"] = rec.attribute_source
     if rec.derived_from_function is not None:
         data["df"] = rec.derived_from_function
     if rec.derived_from_execution_id is not None:
-        data["de"] = rec.derived_from_execution_id.hex
+        data["de"] = rec.derived_from_execution_id
     if rec.function_input_entities:
-        data["fi"] = _hex(rec.function_input_entities)
+        data["fi"] = rec.function_input_entities
     if rec.sibling_output_entities:
-        data["si"] = _hex(rec.sibling_output_entities)
+        data["si"] = rec.sibling_output_entities
     if rec.output_index is not None:
         data["oi"] = rec.output_index
-    data["c"] = rec.created_at.isoformat()
+    data["c"] = rec.created_at
+    function_name = succeeded = None
+    if cls.__ecs_type__ == _EXECUTION_TYPE:
+        p = dict(zip(info.plain_fields, rec.plain))
+        function_name, succeeded = p["function_name"], int(p["succeeded"])
     return Row(
         rec.ecs_id.bytes,
         rec.lineage_id.bytes,
@@ -85,8 +157,14 @@ def encode_record(rec: VersionRecord, is_root: bool, enc: Encoder, delta_depth: 
         rec.previous_ecs_id.bytes if rec.previous_ecs_id is not None else None,
         rec.created_at.timestamp(),
         int(is_root),
-        _dumps(data),
+        function_name,
+        succeeded,
+        plain_text,
+        _to_json(data).decode(),
     )
+
+
+_EXECUTION_TYPE = "ecs_notebook.execution:FunctionExecution"
 
 
 def _enc_field(enc: Encoder, name: str, value: Any) -> Any:
@@ -120,23 +198,31 @@ def _uuid(b: bytes | None) -> UUID | None:
     return UUID(bytes=bytes(b)) if b is not None else None
 
 
-def _ids(hexes: list[str] | None) -> tuple[UUID, ...]:
-    return tuple(UUID(hex=h) for h in hexes) if hexes else ()
+def _ids(texts: list[str] | None) -> tuple[UUID, ...]:
+    return tuple(map(UUID, texts)) if texts else ()
 
 
 def decode_record(row: Any, full_slots: Callable[[UUID], tuple[UUID, ...]]) -> VersionRecord:
     """Rebuild a VersionRecord from its row; ``full_slots(base_id)`` gives a base record's slots."""
-    ecs_id, lineage_id, tpath, root, prev, _created, _is_root, text = row
+    ecs_id, lineage_id, tpath, root, prev, _created, _is_root, _fn, _ok, plain_text, text = row
     data = _loads(text)
-    plain_data = {k: decode(v) for k, v in data.get("p", {}).items()}
+    tagged = "pt" in data
     tpl_data = {k: decode(v) for k, v in data.get("t", {}).items()}
     cls = resolve_class(tpath)
+    plain_data: dict[str, Any] | None = None
+    if cls is not None:
+        try:
+            plain_data = plain_codec(cls).load(plain_text, tagged)
+        except Exception:  # the class changed incompatibly since: show the data untyped
+            cls = None
     if cls is None:
-        untyped = {**plain_data, **tpl_data}
+        raw = _loads(plain_text)
+        untyped = {**({k: decode(v) for k, v in raw.items()} if tagged else raw), **tpl_data}
         plain: tuple[Any, ...] = (tpath,)
         templates: tuple[Any, ...] | None = (untyped,)
         cls = UntypedEntity
     else:
+        assert plain_data is not None
         info = class_info(cls)
         fields = cls.model_fields
         plain = tuple(plain_data[n] if n in plain_data else _default(fields[n]) for n in info.plain_fields)
@@ -146,10 +232,10 @@ def decode_record(row: Any, full_slots: Callable[[UUID], tuple[UUID, ...]]) -> V
             else None
         )
     if "sb" in data:
-        base = full_slots(UUID(hex=data["sb"]))
+        base = full_slots(UUID(data["sb"]))
         slots_list = list(base)
         for k, h in data["sd"].items():
-            slots_list[int(k)] = UUID(hex=h)
+            slots_list[int(k)] = UUID(h)
         slots = tuple(slots_list)
     else:
         slots = _ids(data.get("s"))
@@ -169,9 +255,9 @@ def decode_record(row: Any, full_slots: Callable[[UUID], tuple[UUID, ...]]) -> V
             _ids(data.get("o")),
             datetime.fromisoformat(data["c"]),
             datetime.fromisoformat(f) if f else None,
-            decode(data.get("a", {})),
+            _ids_back(data.get("a", {})),
             data.get("df"),
-            UUID(hex=de) if de else None,
+            UUID(de) if de else None,
             _ids(data.get("fi")),
             _ids(data.get("si")),
             data.get("oi"),

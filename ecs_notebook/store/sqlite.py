@@ -34,20 +34,14 @@ MIGRATIONS: dict[int, list[str]] = {
             previous_ecs_id BLOB,
             created_at REAL NOT NULL,
             is_root INTEGER NOT NULL,
+            function_name TEXT,
+            succeeded INTEGER,
+            plain TEXT NOT NULL,
             data TEXT NOT NULL
         )""",
-        "CREATE INDEX versions_lineage ON versions (lineage_id, seq)",
-        "CREATE INDEX versions_type ON versions (type_path, seq)",
-        "CREATE INDEX versions_previous ON versions (previous_ecs_id)",
-        """CREATE TABLE executions (
-            seq INTEGER PRIMARY KEY,
-            ecs_id BLOB NOT NULL UNIQUE,
-            function_name TEXT NOT NULL,
-            code_version TEXT NOT NULL,
-            succeeded INTEGER NOT NULL,
-            started_at REAL
-        )""",
-        "CREATE INDEX executions_function ON executions (function_name, seq)",
+        "CREATE INDEX versions_lineage ON versions (lineage_id)",
+        "CREATE INDEX versions_type ON versions (type_path)",
+        "CREATE INDEX versions_function ON versions (function_name) WHERE function_name IS NOT NULL",
         """CREATE TABLE functions (
             name TEXT NOT NULL,
             code_version TEXT NOT NULL,
@@ -59,12 +53,12 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
 }
 
-_COLUMNS = "ecs_id, lineage_id, type_path, root_ecs_id, previous_ecs_id, created_at, is_root, data"
-_INSERT_VERSION = f"INSERT OR IGNORE INTO versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-_INSERT_EXECUTION = (
-    "INSERT OR IGNORE INTO executions (ecs_id, function_name, code_version, succeeded, started_at) "
-    "VALUES (?, ?, ?, ?, ?)"
+_COLUMNS = (
+    "ecs_id, lineage_id, type_path, root_ecs_id, previous_ecs_id, created_at, is_root, function_name, "
+    "succeeded, plain, data"
 )
+_INSERT_VERSION = f"INSERT OR IGNORE INTO versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_EXECUTIONS = "versions INDEXED BY versions_function WHERE function_name IS NOT NULL"
 
 
 def parse_sqlite_url(url: str, base: Path | None = None) -> Path:
@@ -183,12 +177,9 @@ class SQLiteStore(Store):
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, records: list[VersionRecord], roots: list[UUID]) -> None:
-        from ..execution import FunctionExecution
-
         enc = Encoder()
         root_set = {r.int for r in roots}
         rows = []
-        executions = []
         for rec in records:
             depth = None
             if rec.slots_base is not None:
@@ -197,22 +188,10 @@ class SQLiteStore(Store):
             if depth is not None:
                 self._depth[row.ecs_id] = depth + 1 if '"sb"' in row.data else 0
             rows.append(row)
-            if rec.cls is FunctionExecution:
-                v = rec.plain_dict()
-                started = v["started_at"]
-                executions.append(
-                    (
-                        row.ecs_id,
-                        v["function_name"],
-                        v["code_version"],
-                        int(v["succeeded"]),
-                        started.timestamp() if started is not None else None,
-                    )
-                )
         with self._lock:
-            self._run_write(rows, executions)
+            self._run_write(rows)
 
-    def _run_write(self, rows: list[Any], executions: list[Any]) -> None:
+    def _run_write(self, rows: list[Any]) -> None:
         conn = self._conn
         try:
             if self._batch:
@@ -221,7 +200,7 @@ class SQLiteStore(Store):
                     self._in_tx = True
                 conn.execute("SAVEPOINT ecs_write")
                 try:
-                    self._insert(rows, executions)
+                    self._conn.executemany(_INSERT_VERSION, rows)
                 except BaseException:
                     conn.execute("ROLLBACK TO ecs_write")
                     conn.execute("RELEASE ecs_write")
@@ -230,7 +209,7 @@ class SQLiteStore(Store):
             else:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    self._insert(rows, executions)
+                    self._conn.executemany(_INSERT_VERSION, rows)
                 except BaseException:
                     conn.execute("ROLLBACK")
                     raise
@@ -238,11 +217,6 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             msg = f"Could not write to store {self.path}: {exc}. Nothing of this call was recorded."
             raise StoreError(msg) from exc
-
-    def _insert(self, rows: list[Any], executions: list[Any]) -> None:
-        self._conn.executemany(_INSERT_VERSION, rows)
-        if executions:
-            self._conn.executemany(_INSERT_EXECUTION, executions)
 
     def _base_depth(self, base: bytes) -> int:
         depth = self._depth.get(base)
@@ -336,7 +310,7 @@ class SQLiteStore(Store):
         return [UUID(bytes=bytes(r[0])) for r in rows]
 
     def executions(self, function: str | None = None, failed: bool | None = None) -> list[UUID]:
-        sql, params = "SELECT ecs_id FROM executions WHERE 1 = 1", []
+        sql, params = f"SELECT ecs_id FROM {_EXECUTIONS}", []
         if function is not None:
             sql += " AND function_name = ?"
             params.append(function)
@@ -353,7 +327,7 @@ class SQLiteStore(Store):
     def counts(self) -> dict[str, int]:
         row = self._query_one(
             "SELECT (SELECT COUNT(*) FROM versions), (SELECT COUNT(DISTINCT lineage_id) FROM versions), "
-            "(SELECT COUNT(*) FROM executions), (SELECT COUNT(DISTINCT name) FROM functions)"
+            f"(SELECT COUNT(*) FROM {_EXECUTIONS}), (SELECT COUNT(DISTINCT name) FROM functions)"
         )
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
         return {"versions": row[0], "lineages": row[1], "executions": row[2], "functions": row[3], "bytes": size}

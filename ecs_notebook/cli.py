@@ -1,0 +1,141 @@
+"""``ecs-notebook``: inspect a lineage store from the command line, without a notebook."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import EcsError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ecs-notebook",
+        description="Inspect an ecs_notebook lineage store.",
+        epilog="STORE defaults to $ECS_NOTEBOOK_STORE, else sqlite:///.ecs_notebook/lineage.db.",
+    )
+    p.add_argument("--store", "-s", metavar="URL", help="store URL (sqlite:///path.db, memory://)")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("summary", help="counts, size and registered functions")
+    ex = sub.add_parser("executions", help="list recorded executions")
+    ex.add_argument("--function", "-f", help="only this function")
+    ex.add_argument("--failed", action="store_true", help="only failed executions")
+    ex.add_argument("--limit", "-n", type=int, default=50, help="newest N (default 50; 0: all)")
+    show = sub.add_parser("show", help="show an entity version by address (@uuid or @uuid.path)")
+    show.add_argument("address")
+    hist = sub.add_parser("history", help="versions of the lineage of an entity (@uuid)")
+    hist.add_argument("address")
+    export = sub.add_parser("export", help="export the store: json")
+    export.add_argument("format", choices=["json"])
+    export.add_argument("path")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from .store import default_url, open_store
+
+    url = args.store or default_url(extension=True)
+    try:
+        store = open_store(url)
+        from .registry import EntityRegistry
+
+        EntityRegistry.use_store(store)
+        out = _COMMANDS[args.command](args)
+    except EcsError as exc:
+        print(f"ecs-notebook: {exc}", file=sys.stderr)
+        return 1
+    if out:
+        print(out)
+    return 0
+
+
+def _summary(args: argparse.Namespace) -> str:
+    from .registry import EntityRegistry
+
+    store = EntityRegistry.store
+    c = store.counts()
+    lines = [f"store      {store.url}"]
+    lines += [f"{k:<10} {v}" for k, v in c.items()]
+    return "\n".join(lines)
+
+
+def _executions(args: argparse.Namespace) -> str:
+    from .registry import EntityRegistry
+
+    ids = EntityRegistry.store.executions(function=args.function, failed=True if args.failed else None)
+    if args.limit:
+        ids = ids[-args.limit :]
+    rows = ["started_at                 function              status   duration   execution  outputs"]
+    for eid in ids:
+        v = EntityRegistry.record(eid).plain_dict()
+        status = "ok" if v["succeeded"] else "FAILED"
+        started = v["started_at"].isoformat(timespec="seconds") if v["started_at"] else "-"
+        outs = ",".join(str(o)[:8] for o in v["output_entity_ids"]) or "-"
+        rows.append(
+            f"{started:<26} {v['function_name'][:20]:<21} {status:<8} {v['duration_s'] * 1e3:>7.2f}ms  "
+            f"{str(eid)[:8]}   {outs}"
+        )
+    return "\n".join(rows)
+
+
+def _show(args: argparse.Namespace) -> str:
+    from .address import get
+
+    value = get(args.address)
+    return repr(value)
+
+
+def _history(args: argparse.Namespace) -> str:
+    from .address import parse_address
+    from .registry import EntityRegistry
+
+    eid, _ = parse_address(args.address)
+    lineage = EntityRegistry.lineage_of(eid)
+    lines = []
+    for i, vid in enumerate(EntityRegistry.history(lineage), 1):
+        rec = EntityRegistry.record(vid)
+        by = f"  by {rec.derived_from_function}()" if rec.derived_from_function else ""
+        lines.append(f"v{i:<3} {vid}  {rec.created_at.isoformat(timespec='seconds')}{by}")
+    return "\n".join(lines)
+
+
+def _export(args: argparse.Namespace) -> str:
+    from .registry import EntityRegistry
+    from .store.codec import Encoder
+
+    enc = Encoder()
+    records: list[dict[str, Any]] = []
+    for rec in EntityRegistry.store.iter_records():
+        records.append(
+            {
+                "ecs_id": str(rec.ecs_id),
+                "lineage_id": str(rec.lineage_id),
+                "type": rec.type_path,
+                "previous_ecs_id": str(rec.previous_ecs_id) if rec.previous_ecs_id else None,
+                "children": [str(c) for c in rec.slots],
+                "derived_from_function": rec.derived_from_function,
+                "derived_from_execution_id": str(rec.derived_from_execution_id)
+                if rec.derived_from_execution_id
+                else None,
+                "data": enc.encode(rec.plain_dict()),
+            }
+        )
+    with open(args.path, "w", encoding="utf-8") as f:
+        json.dump({"store": EntityRegistry.store.url, "versions": records}, f, indent=1)
+    return f"wrote {len(records)} versions to {args.path}"
+
+
+_COMMANDS = {
+    "summary": _summary,
+    "executions": _executions,
+    "show": _show,
+    "history": _history,
+    "export": _export,
+}
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
