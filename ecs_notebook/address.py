@@ -13,7 +13,7 @@ from .entity import Entity, UntypedEntity
 from .errors import AddressError, InputValidationError
 from .records import VersionRecord, materialize
 from .registry import EntityRegistry
-from .tree import SLOT, SetTemplate, fill_template
+from .tree import SLOT, FrozenSetTemplate, SetTemplate, fill_template
 from .typeinfo import class_info, snapshot_value
 
 _UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -78,7 +78,7 @@ class _Cursor:
         self.kind, self.rec, self.template, self.offset = _RECORD, rec, None, 0
 
 
-_CONTAINERS = (list, tuple, dict, SetTemplate)
+_CONTAINERS = (list, tuple, dict, SetTemplate, FrozenSetTemplate)
 
 
 def _count_slots(t: Any) -> int:
@@ -104,7 +104,7 @@ def _step_container(container: Any, seg: str, address: str, done: str) -> tuple[
         keys = ", ".join(map(repr, list(container)[:10]))
         msg = f"No key {seg!r} at {done} (keys: {keys}). Address: {address}"
         raise AddressError(msg)
-    if type(container) is SetTemplate or isinstance(container, (set, frozenset)):
+    if type(container) in (SetTemplate, FrozenSetTemplate) or isinstance(container, (set, frozenset)):
         msg = f"Segment {seg!r}: {done} is a set, which has no order to index. Address: {address}"
         raise AddressError(msg)
     if isinstance(container, (list, tuple)):

@@ -15,7 +15,7 @@ from .errors import InputValidationError
 from .functions import ENTITIES, ENTITY, FunctionMetadata, ParamSpec
 from .records import VersionRecord, materialize
 from .registry import EntityRegistry
-from .tree import SLOT, SetTemplate
+from .tree import SLOT, FrozenSetTemplate, SetTemplate
 from .typeinfo import class_info, snapshot_value
 
 _tuple_new = tuple.__new__
@@ -195,7 +195,8 @@ def _template(shape: Any, slots: list[UUID]) -> Any:
     if t is dict:
         return {k: _template(v, slots) for k, v in shape.items()}
     if t is set or t is frozenset:
-        return SetTemplate(_template(v, slots) for v in shape)
+        items = (_template(v, slots) for v in shape)
+        return SetTemplate(items) if t is set else FrozenSetTemplate(items)
     return snapshot_value(shape)
 
 

@@ -147,6 +147,8 @@ def _fresh_copy(obj: Entity) -> Entity:
 
 def _wrap(meta: FunctionMetadata, result: Any) -> Entity:
     model = meta.output_model
+    if result is None and _allows_none(meta.return_annotation):
+        return fast_new(_none_model(meta), {"result": None}, as_root=False)
     if model is None or _entity_class(meta.return_annotation) is not None:
         declared = getattr(meta.return_annotation, "__name__", str(meta.return_annotation))
         msg = (
@@ -181,6 +183,33 @@ def _wrap(meta: FunctionMetadata, result: Any) -> Entity:
             msg = f"{meta.name}() returned {value!r:.60} for {name!r}, which does not fit its annotation: {exc.errors()[0]['msg']}"
             raise OutputValidationError(msg) from exc
     return fast_new(model, data, as_root=False)
+
+
+def _allows_none(ann: Any) -> bool:
+    import types
+    import typing
+
+    return ann is None or ann is type(None) or (
+        typing.get_origin(ann) in (typing.Union, types.UnionType) and type(None) in typing.get_args(ann)
+    )
+
+
+_NONE_MODELS: dict[str, type[Entity]] = {}
+
+
+def _none_model(meta: FunctionMetadata) -> type[Entity]:
+    """Output model for a None result of a function whose annotation allows None."""
+    if meta.output_model is not None and "result" in meta.output_model.model_fields:
+        return meta.output_model
+    from pydantic import create_model
+
+    key = f"{meta.name}:{meta.code_version}"
+    model = _NONE_MODELS.get(key)
+    if model is None:
+        model = _NONE_MODELS[key] = create_model(  # type: ignore[call-overload]
+            f"{meta.name}_NoneOutput", __base__=Entity, result=(type(None), None)
+        )
+    return model
 
 
 def _provenance(obj: Entity, inputs: CallInputs, default: UUID | None) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from pydantic_core import PydanticUndefined
+
 from ._ids import new_id
 from .entity import Entity
 from .tree import fill_template
@@ -92,8 +94,21 @@ def build_entity(rec: VersionRecord, children: list[Entity], root_ecs_id: UUID, 
     _setattr(obj, "__dict__", d)
     _setattr(obj, "__pydantic_fields_set__", set(info.data_fields))
     _setattr(obj, "__pydantic_extra__", None)
-    _setattr(obj, "__pydantic_private__", None)
+    _setattr(obj, "__pydantic_private__", _private_defaults(cls))
     return obj
+
+
+def _private_defaults(cls: type[Entity]) -> dict[str, Any] | None:
+    private = cls.__private_attributes__
+    if not private:
+        return None
+    out = {}
+    for name, attr in private.items():
+        factory = getattr(attr, "default_factory", None)
+        value = factory() if factory is not None else attr.get_default()
+        if value is not PydanticUndefined:
+            out[name] = value
+    return out
 
 
 def materialize(
@@ -176,7 +191,7 @@ def fast_new(cls: type[Entity], data: dict[str, Any], *, as_root: bool = True) -
     _setattr(obj, "__dict__", d)
     _setattr(obj, "__pydantic_fields_set__", set(data))
     _setattr(obj, "__pydantic_extra__", None)
-    _setattr(obj, "__pydantic_private__", None)
+    _setattr(obj, "__pydantic_private__", _private_defaults(cls))
     return obj
 
 

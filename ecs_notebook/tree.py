@@ -75,6 +75,17 @@ class SetTemplate(tuple):  # type: ignore[type-arg]
     __hash__ = tuple.__hash__
 
 
+class FrozenSetTemplate(SetTemplate):
+    """Template of a frozenset."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is FrozenSetTemplate and tuple.__eq__(self, other)
+
+    __hash__ = tuple.__hash__
+
+
 # (field, edge type, index, key) of each child, in slot order; only collected when edges are wanted.
 _Meta = tuple[str, EdgeType, "int | None", Any]
 
@@ -111,7 +122,9 @@ def _container_template(value: Any, kids: list[Entity], meta: list[_Meta] | None
                 out.append(_container_template(item, kids, meta, field))
         if t is list:
             return out
-        return tuple(out) if t is tuple else SetTemplate(out)
+        if t is tuple:
+            return tuple(out)
+        return SetTemplate(out) if t is set else FrozenSetTemplate(out)
     if t is dict:
         res = {}
         for k, item in value.items():
@@ -126,10 +139,12 @@ def _container_template(value: Any, kids: list[Entity], meta: list[_Meta] | None
     return snapshot_value(value)
 
 
-def _set_order(item: Any) -> tuple[int, Any]:
+def _set_order(item: Any) -> tuple[int, Any, Any]:
+    # By lineage (stable across versions: editing a member must not reorder the set).
     if isinstance(item, Entity):
-        return (0, item.__dict__["ecs_id"].int)
-    return (1, repr(item))
+        d = item.__dict__
+        return (0, d["lineage_id"].int, d["ecs_id"].int)
+    return (1, repr(item), 0)
 
 
 def fill_template(template: Any, children: Iterator[Any]) -> Any:
@@ -141,8 +156,9 @@ def fill_template(template: Any, children: Iterator[Any]) -> Any:
         return [next(children) if v is SLOT else fill_template(v, children) for v in template]
     if t is tuple:
         return tuple(next(children) if v is SLOT else fill_template(v, children) for v in template)
-    if t is SetTemplate:
-        return {next(children) if v is SLOT else fill_template(v, children) for v in template}
+    if t is SetTemplate or t is FrozenSetTemplate:
+        items = {next(children) if v is SLOT else fill_template(v, children) for v in template}
+        return items if t is SetTemplate else frozenset(items)
     if t is dict:
         return {k: next(children) if v is SLOT else fill_template(v, children) for k, v in template.items()}
     return snapshot_value(template)

@@ -40,7 +40,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from ..tree import SLOT, SetTemplate
+from ..tree import SLOT, FrozenSetTemplate, SetTemplate
 
 T = "$t"
 
@@ -100,8 +100,8 @@ class Encoder:
             return {T: "uuid", "v": v.hex}
         if v is SLOT:
             return {T: "slot"}
-        if t is SetTemplate:
-            return {T: "settpl", "v": [self.encode(x) for x in v]}
+        if t is SetTemplate or t is FrozenSetTemplate:
+            return {T: "settpl" if t is SetTemplate else "fsettpl", "v": [self.encode(x) for x in v]}
         if t is tuple:
             return {T: "tuple", "v": [self.encode(x) for x in v]}
         if t is set or t is frozenset:
@@ -214,6 +214,7 @@ _DECODERS: dict[str, Any] = {
     "uuid": lambda v: UUID(hex=v["v"]),
     "slot": lambda v: SLOT,
     "settpl": lambda v: SetTemplate(decode(x) for x in v["v"]),
+    "fsettpl": lambda v: FrozenSetTemplate(decode(x) for x in v["v"]),
     "tuple": lambda v: tuple(decode(x) for x in v["v"]),
     "set": lambda v: {decode(x) for x in v["v"]},
     "frozenset": lambda v: frozenset(decode(x) for x in v["v"]),
