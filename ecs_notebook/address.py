@@ -28,7 +28,7 @@ def is_address(value: Any) -> bool:
     >>> is_address("3f2a1c00")
     False
     """
-    return isinstance(value, str) and _ADDRESS.fullmatch(value) is not None
+    return isinstance(value, str) and _ADDRESS.fullmatch(value.strip()) is not None
 
 
 def parse_address(address: str) -> tuple[UUID, list[str]]:
@@ -326,8 +326,7 @@ def _borrow(raw: Any) -> tuple[Any, Any]:
     if is_address(raw):
         return resolve_with_source(raw)
     if isinstance(raw, Entity):
-        if raw.ecs_id not in EntityRegistry:
-            EntityRegistry.version_live_tree_of(raw)
+        EntityRegistry.version_live_tree_of(raw)  # the source must be the version holding this data
         return raw.model_copy(deep=True), raw.ecs_id
     if type(raw) is list:
         pairs = [_borrow(v) for v in raw]

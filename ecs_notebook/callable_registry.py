@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import time
 import traceback as tb_module
@@ -23,7 +24,7 @@ from .records import record_from_data
 from .registry import EntityRegistry
 
 #: ``callback(execution, outputs)``, called after every finished execution.
-ExecutionHook = Callable[[FunctionExecution, list[Entity]], None]
+ExecutionHook = Callable[[FunctionExecution, builtins.list[Entity]], None]
 
 
 class CallableRegistryType:
@@ -66,13 +67,13 @@ class CallableRegistryType:
         Registering a name again replaces the function and records a new code version.
         """
         if callable(name):
-            return self._register(name, getattr(name, "__name__", repr(name)), source)
+            return self._register(name, str(getattr(name, "__name__", repr(name))), source)
         if name is not None and not isinstance(name, str):
             msg = f"register() takes a name (str) or a function, got {type(name).__name__}"
             raise RegistrationError(msg)
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-            return self._register(func, name or getattr(func, "__name__", repr(func)), source)
+            return self._register(func, str(name or getattr(func, "__name__", repr(func))), source)
 
         return decorator
 
@@ -85,7 +86,7 @@ class CallableRegistryType:
         EntityRegistry.store.write_function(name, meta.code_version, meta.source, meta.signature_json)
         return func
 
-    def list(self) -> list[str]:
+    def list(self) -> builtins.list[str]:
         """Names of the registered functions, in registration order."""
         return list(self._functions)
 
@@ -93,7 +94,7 @@ class CallableRegistryType:
         """Metadata of a registered function (signature, models, code_version, ...)."""
         return self._lookup(name)
 
-    def code_versions(self, name: str) -> list[str]:
+    def code_versions(self, name: str) -> builtins.list[str]:
         """Every code_version recorded for ``name`` (earlier sessions included), oldest first."""
         stored = EntityRegistry.store.function_versions(name)
         session = self._code_versions.get(name, [])
@@ -148,8 +149,8 @@ class CallableRegistryType:
         call = self._start(func_name, unpack, config, kwargs)
         if call.meta.is_async:
             runner = lambda args: _async.run_coroutine(call.meta.func(**args), call.config.max_execution_time)  # noqa: E731
-        elif call.config.max_execution_time is not None:
-            runner = lambda args: _async.call_with_timeout(call.meta.func, args, call.config.max_execution_time)  # noqa: E731
+        elif (limit := call.config.max_execution_time) is not None:
+            runner = lambda args: _async.call_with_timeout(call.meta.func, args, limit)  # noqa: E731
         else:
             runner = lambda args: call.meta.func(**args)  # noqa: E731
         args = call.function_arguments()
@@ -255,7 +256,7 @@ class CallableRegistryType:
         if timed_out:
             raise ExecutionTimeoutError(_timeout_message(call)) from exc
 
-    def _record(self, call: _Call, records: list[Any], roots: list[UUID], **fields: Any) -> UUID:
+    def _record(self, call: _Call, records: builtins.list[Any], roots: builtins.list[UUID], **fields: Any) -> UUID:
         """Publish the call's records in one batch: composite input, outputs, the execution."""
         inputs = call.inputs
         composite = inputs.composite_record if inputs is not None else None
@@ -288,10 +289,10 @@ class CallableRegistryType:
         EntityRegistry.add_records(batch, roots=roots)
         return call.execution_id
 
-    def _notify(self, execution_id: UUID, outputs: list[Entity]) -> None:
+    def _notify(self, execution_id: UUID, outputs: builtins.list[Entity]) -> None:
         if not self._hooks:
             return
-        execution = EntityRegistry.get(execution_id)
+        execution: Any = EntityRegistry.get(execution_id)
         for hook in list(self._hooks):
             try:
                 hook(execution, outputs)
@@ -301,7 +302,7 @@ class CallableRegistryType:
 
     # -- executions ------------------------------------------------------------------------
 
-    def executions(self, function: str | None = None, failed: bool | None = None) -> list[FunctionExecution]:
+    def executions(self, function: str | None = None, failed: bool | None = None) -> builtins.list[FunctionExecution]:
         """Copies of the recorded executions (earlier sessions included), oldest first.
 
         Args:

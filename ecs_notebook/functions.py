@@ -198,6 +198,7 @@ def _output_model(ret: Any, model_name: str, module: str, name: str) -> type[Ent
     ecls = _entity_class(ret)
     if ecls is not None:
         return ecls
+    fields: dict[str, Any]
     try:
         if isinstance(ret, type) and issubclass(ret, BaseModel):
             fields = {k: (f.annotation, f) for k, f in ret.model_fields.items() if k not in META_FIELDS}

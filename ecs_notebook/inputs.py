@@ -309,7 +309,7 @@ def _entity_arg(meta: FunctionMetadata, p: ParamSpec, value: Any, call: CallInpu
             raise InputValidationError(msg)
         return _add(call, _In(live=value)), value.ecs_id
     if is_address(value):
-        rec, _, owner = resolve_input(value)
+        rec, _, _owner = resolve_input(value)
         if rec is None:
             msg = f"{meta.name}(): parameter {p.name!r} expects {cls.__name__}, but {value} names a plain value."
             raise InputValidationError(msg)

@@ -31,7 +31,7 @@ def open_store(url: str, base: Path | None = None) -> Store:
     if url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore
 
-        return PostgresStore(url)
+        return PostgresStore(url)  # type: ignore[return-value]
     msg = (
         f"Unknown store URL {url!r}. Use sqlite:///relative/path.db, sqlite:////absolute/path.db, "
         "postgresql://user@host/db or memory://."

@@ -103,8 +103,22 @@ def _ids_back(value: Any) -> Any:
     return value
 
 
-def encode_record(rec: VersionRecord, is_root: bool, enc: Encoder, delta_depth: int | None) -> Row:
-    """Return the row of a record. ``delta_depth``: length of the base's delta chain (None: no delta)."""
+def encode_record(
+    rec: VersionRecord,
+    is_root: bool,
+    enc: Encoder,
+    delta_depth: int | None,
+    base: VersionRecord | None = None,
+) -> Row:
+    """Return the row of a record.
+
+    ``delta_depth``: length of the base's delta chain (None: no delta). ``base``: the record the
+    delta builds on, when known: data shared with it (the same objects) is written as a reference,
+    so a new version costs the changed path, not the size of its unchanged fields.
+    """
+    use_delta = rec.slots_base is not None and delta_depth is not None and delta_depth < MAX_DELTA_CHAIN
+    if not use_delta or base is None or base.ecs_id != rec.slots_base:
+        base = None
     cls = rec.cls
     info = class_info(cls)
     cls_path = cls.__ecs_type__
@@ -116,24 +130,33 @@ def encode_record(rec: VersionRecord, is_root: bool, enc: Encoder, delta_depth: 
         data["pt"] = 1
         data["t"] = {k: _enc_field(enc, k, v) for k, v in untyped.items() if _has_slot(v)}
     else:
-        plain_text, tagged = plain_codec(cls).dump(rec.plain, enc)
+        if base is not None and rec.plain is base.plain:
+            plain_text, tagged = "{}", False
+            data["pb"] = 1
+        else:
+            plain_text, tagged = plain_codec(cls).dump(rec.plain, enc)
         if tagged:
             data["pt"] = 1
-        if rec.templates is not None:
+        if base is not None and rec.templates is base.templates:
+            data["tb"] = 1
+        elif rec.templates is not None:
             data["t"] = {k: _enc_field(enc, k, v) for k, v in zip(info.entity_fields, rec.templates)}
     # UUIDs and datetimes go to pydantic-core's serialiser as they are (fast, in Rust).
-    if rec.slots_base is not None and delta_depth is not None and delta_depth < MAX_DELTA_CHAIN:
+    if use_delta:
         assert rec.slots_delta is not None
         data["sb"] = rec.slots_base
         data["sd"] = {str(k): v for k, v in rec.slots_delta.items()}
-        data["sdd"] = delta_depth + 1
+        data["sdd"] = (delta_depth or 0) + 1
     elif rec.slots:
         data["s"] = rec.slots
     if rec.old_ids:
         data["o"] = rec.old_ids
     if rec.forked_at is not None:
         data["f"] = rec.forked_at
-    data["a"] = rec.attribute_source
+    if base is not None and rec.attribute_source is base.attribute_source:
+        data["ab"] = 1
+    else:
+        data["a"] = rec.attribute_source
     if rec.derived_from_function is not None:
         data["df"] = rec.derived_from_function
     if rec.derived_from_execution_id is not None:
@@ -202,15 +225,22 @@ def _ids(texts: list[str] | None) -> tuple[UUID, ...]:
     return tuple(map(UUID, texts)) if texts else ()
 
 
-def decode_record(row: Any, full_slots: Callable[[UUID], tuple[UUID, ...]]) -> VersionRecord:
-    """Rebuild a VersionRecord from its row; ``full_slots(base_id)`` gives a base record's slots."""
+def decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> VersionRecord:
+    """Rebuild a VersionRecord from its row; ``load_base(id)`` gives the record a delta builds on."""
     ecs_id, lineage_id, tpath, root, prev, _created, _is_root, _fn, _ok, plain_text, text = row
     data = _loads(text)
+    base = load_base(UUID(data["sb"])) if "sb" in data else None
     tagged = "pt" in data
     tpl_data = {k: decode(v) for k, v in data.get("t", {}).items()}
     cls = resolve_class(tpath)
     plain_data: dict[str, Any] | None = None
-    if cls is not None:
+    if base is not None and ("pb" in data or "tb" in data) and base.cls is cls and cls is not None:
+        info = class_info(cls)
+        if "pb" in data:
+            plain_data = dict(zip(info.plain_fields, base.plain))
+        if "tb" in data and base.templates is not None:
+            tpl_data = dict(zip(info.entity_fields, base.templates))
+    if cls is not None and plain_data is None:
         try:
             plain_data = plain_codec(cls).load(plain_text, tagged)
         except Exception:  # the class changed incompatibly since: show the data untyped
@@ -231,9 +261,8 @@ def decode_record(row: Any, full_slots: Callable[[UUID], tuple[UUID, ...]]) -> V
             if info.entity_fields
             else None
         )
-    if "sb" in data:
-        base = full_slots(UUID(data["sb"]))
-        slots_list = list(base)
+    if base is not None:
+        slots_list = list(base.slots)
         for k, h in data["sd"].items():
             slots_list[int(k)] = UUID(h)
         slots = tuple(slots_list)
@@ -255,7 +284,7 @@ def decode_record(row: Any, full_slots: Callable[[UUID], tuple[UUID, ...]]) -> V
             _ids(data.get("o")),
             datetime.fromisoformat(data["c"]),
             datetime.fromisoformat(f) if f else None,
-            _ids_back(data.get("a", {})),
+            base.attribute_source if "ab" in data and base is not None else _ids_back(data.get("a", {})),
             data.get("df"),
             UUID(de) if de else None,
             _ids(data.get("fi")),

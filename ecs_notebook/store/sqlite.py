@@ -177,14 +177,18 @@ class SQLiteStore(Store):
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, records: list[VersionRecord], roots: list[UUID]) -> None:
+        from ..registry import EntityRegistry
+
+        cached = EntityRegistry._records
         enc = Encoder()
         root_set = {r.int for r in roots}
         rows = []
         for rec in records:
-            depth = None
+            depth = base = None
             if rec.slots_base is not None:
                 depth = self._base_depth(rec.slots_base.bytes)
-            row = encode_record(rec, rec.ecs_id.int in root_set, enc, depth)
+                base = cached.get(rec.slots_base.int)
+            row = encode_record(rec, rec.ecs_id.int in root_set, enc, depth, base)
             if depth is not None:
                 self._depth[row.ecs_id] = depth + 1 if '"sb"' in row.data else 0
             rows.append(row)
@@ -277,17 +281,16 @@ class SQLiteStore(Store):
         row = self._query_one(f"SELECT {_COLUMNS} FROM versions WHERE ecs_id = ?", (ecs_id.bytes,))
         if row is None:
             return None
-        return decode_record(row, self._full_slots)
+        return decode_record(row, self._load_base)
 
-    def load_row_is_root(self, ecs_id: UUID) -> bool:
-        return self.is_root(ecs_id)
+    def _load_base(self, base: UUID) -> VersionRecord:
+        from ..registry import EntityRegistry
 
-    def _full_slots(self, base: UUID) -> tuple[UUID, ...]:
-        rec = self.load(base)
+        rec = EntityRegistry._records.get(base.int) or self.load(base)
         if rec is None:
             msg = f"Store {self.path} is missing record {base}, which a stored version builds on."
             raise StoreError(msg)
-        return rec.slots
+        return rec
 
     def lineage_versions(self, lineage_id: UUID) -> list[UUID]:
         rows = self._query("SELECT ecs_id FROM versions WHERE lineage_id = ? ORDER BY seq", (lineage_id.bytes,))
@@ -310,7 +313,7 @@ class SQLiteStore(Store):
         return [UUID(bytes=bytes(r[0])) for r in rows]
 
     def executions(self, function: str | None = None, failed: bool | None = None) -> list[UUID]:
-        sql, params = f"SELECT ecs_id FROM {_EXECUTIONS}", []
+        sql, params = f"SELECT ecs_id FROM {_EXECUTIONS}", list[Any]()
         if function is not None:
             sql += " AND function_name = ?"
             params.append(function)
@@ -339,7 +342,7 @@ class SQLiteStore(Store):
             if not rows:
                 return
             for r in rows:
-                yield decode_record(r[1:], self._full_slots)
+                yield decode_record(r[1:], self._load_base)
             last = rows[-1][0]
 
     def describe(self) -> str:

@@ -1,0 +1,284 @@
+"""The store contract (DESIGN A8), seen through the registries, for every store kind.
+
+Each test runs against ``memory://``, a SQLite file, and the same SQLite file reopened (a fresh
+``connect`` that drops every cached record) right before the reads: what a user reads back never
+depends on which store holds it or on whether it was cached.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from store_models import Course, Report, Student, make_student, register_functions, sqlite_url
+
+import ecs_notebook
+from ecs_notebook import CallableRegistry, EntityNotFoundError, EntityRegistry, FunctionExecution, get, put
+from ecs_notebook.store import open_store
+
+
+class Backend:
+    """One store under test: its URL, and ``reopen()`` (a fresh connection for 'reopened')."""
+
+    def __init__(self, kind: str, url: str) -> None:
+        self.kind, self.url = kind, url
+        self.persistent = kind != "memory"
+
+    def reopen(self) -> None:
+        if self.kind == "sqlite-reopened":
+            ecs_notebook.connect(self.url)
+            assert not EntityRegistry._records, "a fresh connection starts with nothing cached"
+
+
+@pytest.fixture(params=["memory", "sqlite", "sqlite-reopened"])
+def backend(request, tmp_path) -> Backend:
+    kind = request.param
+    url = "memory://" if kind == "memory" else sqlite_url(tmp_path / "lineage.db")
+    ecs_notebook.connect(url)
+    return Backend(kind, url)
+
+
+# -- versions, history, addresses ------------------------------------------------------------
+
+
+def test_versions_history_and_old_addresses(backend):
+    s = make_student()
+    s.promote_to_root()
+    v1, c0_v1, c1_v1 = s.ecs_id, s.courses[0].ecs_id, s.courses[1].ecs_id
+    s.name = "Grace"
+    s.courses[0].credits = 5
+    s.scores["math"] = 0.25
+    assert EntityRegistry.version_entity(s) is True
+    v2 = s.ecs_id
+    backend.reopen()
+
+    assert EntityRegistry.history(s.lineage_id) == [v1, v2]
+    assert EntityRegistry.latest(s.lineage_id) == v2
+    assert EntityRegistry.history(s.courses[0].lineage_id) == [c0_v1, s.courses[0].ecs_id]
+    assert EntityRegistry.history(s.courses[1].lineage_id) == [c1_v1], "an untouched child keeps its one version"
+    old, new = EntityRegistry.get(v1), EntityRegistry.get(v2)
+    assert (old.name, old.courses[0].credits, old.scores) == ("Ada", 3, {"math": 1.0, "art": 0.5})
+    assert (new.name, new.courses[0].credits, new.scores) == ("Grace", 5, {"math": 0.25, "art": 0.5})
+    assert get(f"@{v1}.name") == "Ada"
+    assert get(f"@{v1}.courses.0.credits") == 3
+    assert get(f"@{str(v1).upper()}.scores.math") == 1.0
+    assert get(f"@{v2}.courses.0.credits") == 5
+    assert get(f"@{v2}.courses.1.name") == "Biology"
+    assert new.courses[1].ecs_id == c1_v1, "unchanged subtrees are shared between versions"
+    assert new.previous_ecs_id == v1
+    assert v1 in new.old_ids
+    assert EntityRegistry.lineage_of(v1) == s.lineage_id
+
+
+def test_get_returns_copies_and_never_changes_what_is_stored(backend):
+    s = make_student()
+    s.promote_to_root()
+    backend.reopen()
+    copy = EntityRegistry.get(s.ecs_id)
+    copy.name = "changed"
+    copy.courses[0].name = "changed"
+    again = EntityRegistry.get(s.ecs_id)
+    assert again.name == "Ada"
+    assert again.courses[0].name == "Algebra"
+    assert again.live_id != copy.live_id
+    course = get(f"@{s.ecs_id}.courses.0")
+    assert isinstance(course, Course)
+    assert course.name == "Algebra"
+
+
+def test_stored_tree_and_entity_of_an_old_tree_version(backend):
+    s = make_student()
+    s.promote_to_root()
+    v1, c1 = s.ecs_id, s.courses[1].ecs_id
+    s.courses[1].name = "Chemistry"
+    EntityRegistry.version_entity(s)
+    backend.reopen()
+    assert EntityRegistry.is_root_version(v1)
+    assert EntityRegistry.is_root_version(s.ecs_id)
+    assert not EntityRegistry.is_root_version(c1)
+    tree = EntityRegistry.get_stored_tree(v1)
+    assert {type(e).__name__ for e in tree.nodes.values()} == {"Student", "Course"}
+    assert len(tree.nodes) == 3
+    assert EntityRegistry.get_stored_entity(v1, c1).name == "Biology"
+    assert EntityRegistry.get_stored_entity(s.ecs_id, s.courses[1].ecs_id).name == "Chemistry"
+
+
+def test_put_records_a_new_version_readable_from_the_store(backend):
+    s = make_student()
+    s.promote_to_root()
+    v1 = s.ecs_id
+    backend.reopen()
+    v2 = put(f"@{v1}.courses.1.credits", 9)
+    backend.reopen()
+    assert EntityRegistry.history(s.lineage_id) == [v1, v2]
+    assert get(f"@{v2}.courses.1.credits") == 9
+    assert get(f"@{v1}.courses.1.credits") == 4
+    assert s.courses[1].credits == 4, "put() leaves live objects alone"
+
+
+def test_unknown_ids_raise_entity_not_found(backend):
+    backend.reopen()
+    missing = uuid.uuid4()
+    with pytest.raises(EntityNotFoundError):
+        EntityRegistry.get(missing)
+    with pytest.raises(EntityNotFoundError):
+        EntityRegistry.history(missing)
+    with pytest.raises(EntityNotFoundError):
+        get(f"@{missing}.name")
+    assert missing not in EntityRegistry
+
+
+# -- executions ------------------------------------------------------------------------------
+
+
+def _run_calls() -> dict:
+    register_functions()
+    s = make_student()
+    s.promote_to_root()
+    r1 = CallableRegistry.execute("report", student=s, bonus=0.5)
+    r2 = CallableRegistry.execute("report", student=f"@{s.ecs_id}")
+    with pytest.raises(ValueError, match="no report for Ada"):
+        CallableRegistry.execute("boom", student=s)
+    v_before = s.ecs_id
+    renamed = CallableRegistry.execute("rename", student=s, name="Grace")
+    return {"s": s, "r1": r1, "r2": r2, "v_before": v_before, "renamed": renamed}
+
+
+def test_executions_are_recorded_and_filtered(backend):
+    calls = _run_calls()
+    s, r1, r2, renamed = calls["s"], calls["r1"], calls["r2"], calls["renamed"]
+    backend.reopen()
+
+    everything = CallableRegistry.executions()
+    assert [e.function_name for e in everything] == ["report", "report", "boom", "rename"]
+    assert all(isinstance(e, FunctionExecution) for e in everything)
+    assert [e.function_name for e in CallableRegistry.executions(function="report")] == ["report", "report"]
+    assert [e.function_name for e in CallableRegistry.executions(failed=True)] == ["boom"]
+    assert [e.function_name for e in CallableRegistry.executions(failed=False)] == ["report", "report", "rename"]
+    assert CallableRegistry.executions(function="boom", failed=False) == []
+    assert CallableRegistry.executions(function="nothing-like-this") == []
+
+    first, _, failed, mutation = everything
+    assert first.succeeded and first.output_entity_ids == [r1.ecs_id]
+    assert first.input_entity_ids == [calls["v_before"]]
+    assert first.code_version == CallableRegistry.get_metadata("report").code_version
+    assert first.started_at is not None
+    assert not failed.succeeded
+    assert failed.error_type == "ValueError"
+    assert "no report for Ada" in failed.error_message
+    assert "ValueError" in failed.traceback
+    assert failed.output_entity_ids == []
+    assert [str(x) for x in mutation.semantics] == [str(ecs_notebook.ExecutionSemantics.MUTATION)]
+
+    for out, execution in ((r1, everything[0]), (r2, everything[1])):
+        stored = EntityRegistry.get(out.ecs_id)
+        assert isinstance(stored, Report)
+        assert stored.derived_from_function == "report"
+        assert stored.derived_from_execution_id == execution.ecs_id
+        assert stored.function_input_entities == [calls["v_before"]]
+    assert EntityRegistry.get(r1.ecs_id).score == pytest.approx(3.7)
+    assert EntityRegistry.history(s.lineage_id) == [calls["v_before"], renamed.ecs_id]
+    assert get(f"@{renamed.ecs_id}.name") == "Grace"
+    assert get(f"@{calls['v_before']}.name") == "Ada"
+
+
+def test_code_versions_survive_in_the_store(backend):
+    @CallableRegistry.register("scale")
+    def scale(student: Student) -> Report:
+        return Report(student_name=student.name, score=1.0)
+
+    first = CallableRegistry.get_metadata("scale").code_version
+    s = make_student()
+    e1 = CallableRegistry.execute("scale", student=s)
+
+    @CallableRegistry.register("scale")
+    def scale2(student: Student) -> Report:
+        return Report(student_name=student.name, score=2.0)
+
+    second = CallableRegistry.get_metadata("scale").code_version
+    assert first != second
+    e2 = CallableRegistry.execute("scale", student=s)
+    backend.reopen()
+    assert CallableRegistry.code_versions("scale") == [first, second]
+    if backend.persistent:
+        assert EntityRegistry.store.function_versions("scale") == [first, second]
+    runs = CallableRegistry.executions(function="scale")
+    assert [r.code_version for r in runs] == [first, second], "old executions keep their code_version"
+    assert EntityRegistry.get(e1.ecs_id).score == 1.0
+    assert EntityRegistry.get(e2.ecs_id).score == 2.0
+
+
+# -- indexes and counts ----------------------------------------------------------------------
+
+
+def test_ids_by_type_and_lineages(backend):
+    calls = _run_calls()
+    s, r1, r2 = calls["s"], calls["r1"], calls["r2"]
+    backend.reopen()
+    students = EntityRegistry.ids_by_type(Student)
+    assert students == EntityRegistry.ids_by_type(Student.__ecs_type__)
+    assert students == [calls["v_before"], calls["renamed"].ecs_id], "in recording order, versions included"
+    assert s.ecs_id == calls["v_before"], "a call never changes the caller's object"
+    assert EntityRegistry.ids_by_type(Report) == [r1.ecs_id, r2.ecs_id]
+    assert len(EntityRegistry.ids_by_type(Course)) == 2
+    assert len(EntityRegistry.ids_by_type(FunctionExecution)) == 4
+    assert EntityRegistry.ids_by_type("no.such.module:Nothing") == []
+    lineages = EntityRegistry.lineages()
+    assert len(lineages) == len(set(lineages))
+    for lid in (s.lineage_id, r1.lineage_id, r2.lineage_id, s.courses[0].lineage_id):
+        assert lid in lineages
+    for lid in lineages:
+        assert EntityRegistry.history(lid), "every lineage has versions"
+
+
+def test_counts_agree_with_what_the_registries_return(backend):
+    calls = _run_calls()
+    s = calls["s"]
+    s.gpa = 1.0
+    EntityRegistry.version_entity(s)
+    backend.reopen()
+    counts = EntityRegistry.store.counts()
+    assert {"versions", "lineages", "executions", "functions"} <= counts.keys()
+    assert counts["executions"] == len(CallableRegistry.executions()) == 4
+    assert counts["functions"] == 4
+    assert counts["lineages"] == len(EntityRegistry.lineages())
+    assert counts["versions"] == len(EntityRegistry)
+    assert counts["versions"] == sum(len(EntityRegistry.history(lid)) for lid in EntityRegistry.lineages())
+    if backend.persistent:
+        assert counts["bytes"] > 0
+
+
+def test_every_record_written_by_a_call_is_readable_when_it_returns(backend):
+    register_functions()
+    s = make_student()
+    seen: list = []
+    unsubscribe = EntityRegistry.subscribe(seen.extend)
+    out = CallableRegistry.execute("report", student=s)
+    unsubscribe()
+    ids = [rec.ecs_id for rec in seen]
+    assert out.ecs_id in ids
+    assert len(ids) >= 4  # the student tree, the composite input, the output, the execution
+    for eid in ids:
+        assert eid in EntityRegistry
+        assert EntityRegistry.get(eid).ecs_id == eid
+    if backend.persistent:
+        other = open_store(backend.url)  # an independent connection: only committed data is visible
+        try:
+            for eid in ids:
+                rec = other.load(eid)
+                assert rec is not None, f"{eid} is not in the store yet"
+                assert rec.from_storage
+            assert len(other.executions()) == 1
+        finally:
+            other.close()
+
+
+def test_from_storage_marks_versions_read_back_from_a_store(backend):
+    s = make_student()
+    s.promote_to_root()
+    backend.reopen()
+    copy = EntityRegistry.get(s.ecs_id)
+    expected = backend.kind == "sqlite-reopened"
+    assert copy.from_storage is expected
+    assert copy.courses[0].from_storage is expected
+    assert s.from_storage is False, "the live object is never marked"
