@@ -11,59 +11,63 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _lock = threading.Lock()
-_bg_loop: asyncio.AbstractEventLoop | None = None
 _local = threading.local()
-_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pools: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
 
 
-def _background_loop() -> asyncio.AbstractEventLoop:
-    """One event loop in a daemon thread, started on first use and reused for every call."""
-    global _bg_loop
+def _pool(kind: str) -> concurrent.futures.ThreadPoolExecutor:
     with _lock:
-        if _bg_loop is None:
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="ecs-notebook-async", daemon=True).start()
-            _bg_loop = loop
-        return _bg_loop
+        pool = _pools.get(kind)
+        if pool is None:
+            pool = _pools[kind] = concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix=f"ecs-notebook-{kind}")
+        return pool
 
 
 def _thread_loop() -> asyncio.AbstractEventLoop:
+    """An event loop kept for the calling thread (created once, reused by every call)."""
     loop = getattr(_local, "loop", None)
     if loop is None or loop.is_closed():
         loop = _local.loop = asyncio.new_event_loop()
     return loop
 
 
+def _run_here(coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
+    limited = asyncio.wait_for(coro, timeout) if timeout is not None else coro
+    return _thread_loop().run_until_complete(limited)
+
+
 def run_coroutine(coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
     """Run ``coro`` to completion from sync code and return its result.
 
-    Outside a running loop it runs on a loop kept for this thread (no ``asyncio.run`` per call);
-    inside one (a Jupyter cell) it runs on a background loop while this thread waits.
+    Outside a running loop it runs on a loop kept for this thread (no ``asyncio.run`` per call).
+    Inside one (a Jupyter cell, or an async registered function calling ``execute``) that loop is
+    busy running the caller, so the coroutine runs on a worker thread's own loop while this
+    thread waits; nesting works to any depth.
 
     Raises:
         TimeoutError: past ``timeout`` seconds (the coroutine is cancelled).
     """
-    limited = asyncio.wait_for(coro, timeout) if timeout is not None else coro
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _thread_loop().run_until_complete(limited)
-    future = asyncio.run_coroutine_threadsafe(limited, _background_loop())
-    return future.result()
+        return _run_here(coro, timeout)
+    return _pool("async").submit(_run_here, coro, timeout).result()
 
 
 def call_with_timeout(func: Callable[..., T], kwargs: dict[str, Any], timeout: float) -> T:
     """Call ``func(**kwargs)`` in a worker thread and wait at most ``timeout`` seconds.
 
+    Exceptions of ``func`` (TimeoutError included) are re-raised unchanged.
+
     Raises:
-        TimeoutError: the call did not finish in time (it may still be running in its thread).
+        ExecutionDeadline: the call did not finish in time (it may still be running in its thread).
     """
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="ecs-notebook-call")
-    future = _pool.submit(func, **kwargs)
-    try:
-        return future.result(timeout)
-    except concurrent.futures.TimeoutError:
-        raise TimeoutError from None
+    future = _pool("call").submit(func, **kwargs)
+    done, _ = concurrent.futures.wait([future], timeout)
+    if not done:
+        raise ExecutionDeadline(timeout)
+    return future.result()
+
+
+class ExecutionDeadline(Exception):
+    """The time limit of a call passed."""

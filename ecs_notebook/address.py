@@ -50,9 +50,7 @@ def _malformed(address: str) -> str:
         return f"Malformed address {address!r}: it must start with '@' followed by an entity's ecs_id."
     head = s[1:].split(".", 1)[0]
     if not re.fullmatch(_UUID_RE, head):
-        return (
-            f"Malformed address {address!r}: {head!r} is not a UUID (expected @xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)."
-        )
+        return f"Malformed address {address!r}: {head!r} is not a UUID (expected @xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)."
     return f"Malformed address {address!r}: empty path segment (two dots in a row, or a trailing dot)."
 
 
@@ -206,9 +204,7 @@ def resolve_with_source(address: str) -> tuple[Any, UUID]:
         return materialize(rec, EntityRegistry.record), rec.ecs_id
     if cur.kind == _TEMPLATE:
         n = _count_slots(cur.template)
-        kids = [
-            materialize(EntityRegistry.record(c), EntityRegistry.record) for c in rec.slots[cur.offset : cur.offset + n]
-        ]
+        kids = [materialize(EntityRegistry.record(c), EntityRegistry.record) for c in rec.slots[cur.offset : cur.offset + n]]
         return fill_template(cur.template, iter(kids)), rec.ecs_id
     return snapshot_value(cur.value), rec.ecs_id
 
@@ -222,9 +218,7 @@ def resolve_input(address: str) -> tuple[VersionRecord | None, Any, UUID]:
     cur = _resolve(address)
     if cur.kind == _RECORD:
         return cur.rec, None, cur.rec.ecs_id
-    value, owner = (
-        resolve_with_source(address) if cur.kind == _TEMPLATE else (snapshot_value(cur.value), cur.rec.ecs_id)
-    )
+    value, owner = resolve_with_source(address) if cur.kind == _TEMPLATE else (snapshot_value(cur.value), cur.rec.ecs_id)
     return None, value, owner
 
 

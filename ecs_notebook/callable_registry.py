@@ -14,6 +14,7 @@ from uuid import UUID
 from . import _async
 from ._ids import new_id, utcnow
 from ._state import stateful
+from .caching import ExecutionCache, cache_key
 from .entity import Entity
 from .errors import EcsError, ExecutionTimeoutError, FunctionNotFoundError, RegistrationError
 from .execution import ExecutionConfig, FunctionExecution, RegistryConfig
@@ -35,6 +36,7 @@ class CallableRegistryType:
         self._code_versions: dict[str, list[str]] = {}
         self._hooks: list[ExecutionHook] = []
         self._config = RegistryConfig()
+        self._cache = ExecutionCache(self._config.max_cached_executions)
 
     # -- configuration ---------------------------------------------------------------------
 
@@ -50,6 +52,7 @@ class CallableRegistryType:
         elif not isinstance(value, RegistryConfig):
             value = RegistryConfig(**{**self._config.model_dump(), **value.model_dump()})
         self._config = value
+        self._cache.resize(value.max_cached_executions)
 
     # -- registration ----------------------------------------------------------------------
 
@@ -57,9 +60,7 @@ class CallableRegistryType:
     def register(self, name: Callable[..., Any], /) -> Callable[..., Any]: ...
 
     @overload
-    def register(
-        self, name: str | None = None, /, *, source: str | None = None
-    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+    def register(self, name: str | None = None, /, *, source: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 
     def register(self, name: Any = None, /, *, source: str | None = None) -> Any:
         """Register a function (decorator). ``@register``, ``@register()`` or ``@register("name")``.
@@ -147,22 +148,23 @@ class CallableRegistryType:
             Exception: whatever the function raised, unchanged, after recording the failure.
         """
         call = self._start(func_name, unpack, config, kwargs)
-        if call.meta.is_async:
-            runner = lambda args: _async.run_coroutine(call.meta.func(**args), call.config.max_execution_time)  # noqa: E731
-        elif (limit := call.config.max_execution_time) is not None:
-            runner = lambda args: _async.call_with_timeout(call.meta.func, args, limit)  # noqa: E731
-        else:
-            runner = lambda args: call.meta.func(**args)  # noqa: E731
-        args = call.function_arguments()
-        t0 = time.perf_counter()
-        c0 = time.process_time() if call.config.track_performance else 0.0
+        cached = self._before_run(call)
+        if cached is not _MISS:
+            return cached
+        meta, limit = call.meta, call.config.max_execution_time
+        call.start_run()
         try:
-            result = runner(args)
+            if meta.is_async:
+                result = _async.run_coroutine(meta.func(**call.args), limit)
+            elif limit is not None:
+                result = _async.call_with_timeout(meta.func, call.args, limit)
+            else:
+                result = meta.func(**call.args)
         except BaseException as exc:
-            call.finish_run(t0, c0)
+            call.finish_run()
             self._fail(call, exc)
             raise
-        call.finish_run(t0, c0)
+        call.finish_run()
         return self._succeed(call, result)
 
     async def aexecute(
@@ -175,52 +177,95 @@ class CallableRegistryType:
         **kwargs: Any,
     ) -> Any:
         """Async twin of ``execute``: awaits async functions on the caller's loop."""
-        call = self._start(func_name, unpack, config, kwargs)
-        args = call.function_arguments()
-        limit = call.config.max_execution_time
-        t0 = time.perf_counter()
-        c0 = time.process_time() if call.config.track_performance else 0.0
-        try:
-            if call.meta.is_async:
-                coro = call.meta.func(**args)
-                result = await (_wait_for(coro, limit) if limit is not None else coro)
-            elif limit is not None:
-                import asyncio
+        import asyncio
 
-                loop = asyncio.get_running_loop()
-                fut = loop.run_in_executor(None, lambda: call.meta.func(**args))
-                result = await _wait_for(fut, limit)
+        call = self._start(func_name, unpack, config, kwargs)
+        cached = self._before_run(call)
+        if cached is not _MISS:
+            return cached
+        meta, limit, args = call.meta, call.config.max_execution_time, call.args
+        call.start_run()
+        try:
+            if meta.is_async:
+                coro = meta.func(**args)
+                result = await (asyncio.wait_for(coro, limit) if limit is not None else coro)
+            elif limit is not None:
+                fut = asyncio.get_running_loop().run_in_executor(None, lambda: meta.func(**args))
+                done, _ = await asyncio.wait([fut], timeout=limit)
+                if not done:
+                    raise _async.ExecutionDeadline(limit)
+                result = fut.result()
             else:
-                result = call.meta.func(**args)
+                result = meta.func(**args)
         except BaseException as exc:
-            call.finish_run(t0, c0)
+            call.finish_run()
             self._fail(call, exc)
             raise
-        call.finish_run(t0, c0)
+        call.finish_run()
         return self._succeed(call, result)
 
-    def _start(
-        self, func_name: str, unpack: bool | None, config: ExecutionConfig | None, kwargs: dict[str, Any]
-    ) -> _Call:
+    def _before_run(self, call: _Call) -> Any:
+        """Record the inputs, answer from the cache if allowed, copy the arguments."""
+        try:
+            t = call.mark()
+            assert call.inputs is not None
+            call.inputs.record()
+            t = call.mark("record_inputs", t)
+            if call.caching:
+                key = cache_key(call.meta, call.inputs)
+                call.cache_key = key
+                if key is not None:
+                    original = self._cache.find(key, EntityRegistry.store)
+                    if original is not None:
+                        return self._serve_cached(call, original)
+            call.args = call.inputs.function_arguments()
+            call.mark("copy", t)
+        except EcsError as exc:
+            self._fail(call, exc)
+            raise
+        return _MISS
+
+    def _serve_cached(self, call: _Call, original: UUID) -> Any:
+        values = EntityRegistry.record(original).plain_dict()
+        outputs = [EntityRegistry.get(o) for o in values["output_entity_ids"]]
+        execution_id = self._record(
+            call,
+            [],
+            [],
+            succeeded=True,
+            output_entity_ids=list(values["output_entity_ids"]),
+            semantics=list(values["semantics"]),
+            was_unpacked=values["was_unpacked"],
+            cached=True,
+            cached_from=original,
+        )
+        self._notify(execution_id, outputs)
+        return outputs if values["was_unpacked"] else outputs[0]
+
+    def _start(self, func_name: str, unpack: bool | None, config: ExecutionConfig | None, kwargs: dict[str, Any]) -> _Call:
         meta = self._lookup(func_name)
         cfg = config if config is not None else self._config
         if not isinstance(cfg, ExecutionConfig):
             msg = f"config= takes an ExecutionConfig, got {type(cfg).__name__}"
             raise TypeError(msg)
-        call = _Call(meta, cfg, cfg.unpack_tuples if unpack is None else unpack)
+        call = _Call(meta, cfg, cfg.unpack_tuples if unpack is None else unpack, self._config)
         try:
+            t = call.mark()
             call.inputs = resolve_inputs(meta, kwargs, call.execution_id)
+            call.mark("resolve_inputs", t)
         except EcsError as exc:
             self._fail(call, exc)
             raise
         return call
 
     def _succeed(self, call: _Call, result: Any) -> Any:
+        t = call.mark()
         try:
             out = prepare_outputs(call, result)
         except EcsError as exc:
             self._fail(call, exc)
             raise
+        call.mark("classify", t)
         execution_id = self._record(
             call,
             out.records,
@@ -229,15 +274,20 @@ class CallableRegistryType:
             output_entity_ids=out.ids,
             semantics=out.semantics,
             was_unpacked=out.unpacked,
+            cache_key=call.cache_key,
         )
+        if call.cache_key is not None:
+            self._cache.add(call.cache_key, execution_id)
         out.finish()
         self._notify(execution_id, out.items)
         return out.returned
 
     def _fail(self, call: _Call, exc: BaseException) -> None:
         limit = call.config.max_execution_time
-        timed_out = (
-            isinstance(exc, TimeoutError)
+        timed_out = isinstance(exc, _async.ExecutionDeadline) or (
+            # asyncio.wait_for's TimeoutError, not one the function raised itself
+            call.meta.is_async
+            and isinstance(exc, TimeoutError)
             and not isinstance(exc, ExecutionTimeoutError)
             and limit is not None
             and call.duration_s >= limit * 0.95
@@ -277,16 +327,21 @@ class CallableRegistryType:
             "cached": False,
             "cached_from": None,
             "cpu_time_s": call.cpu_time_s,
-            "peak_memory_bytes": None,
+            "peak_memory_bytes": call.peak_memory,
             "may_still_be_running": False,
-            "trace": None,
+            "trace": call.trace,
+            "cache_key": None,
         }
         data.update(fields)
+        t = call.mark()
+        if call.trace is not None:
+            data["trace"] = call.trace  # the "record" phase is timed below, on the live copy only
         batch = [*records, record_from_data(FunctionExecution, data, call.execution_id)]
         if composite is not None:
             batch.insert(0, composite)
             roots = [composite.ecs_id, *roots]
         EntityRegistry.add_records(batch, roots=roots)
+        call.mark("record", t)
         return call.execution_id
 
     def _notify(self, execution_id: UUID, outputs: builtins.list[Entity]) -> None:
@@ -317,12 +372,6 @@ class CallableRegistryType:
         return f"<CallableRegistry: {len(self._functions)} functions, {n} executions>"
 
 
-async def _wait_for(awaitable: Any, limit: float) -> Any:
-    import asyncio
-
-    return await asyncio.wait_for(awaitable, limit)
-
-
 def _timeout_message(call: _Call) -> str:
     still = "" if call.meta.is_async else " Its worker thread may still be running; its results will be discarded."
     return (
@@ -334,9 +383,26 @@ def _timeout_message(call: _Call) -> str:
 class _Call:
     """The state of one execution in progress."""
 
-    __slots__ = ("config", "cpu_time_s", "duration_s", "execution_id", "inputs", "meta", "started_at", "unpack")
+    __slots__ = (
+        "_c0",
+        "_t0",
+        "_tracing_memory",
+        "args",
+        "cache_key",
+        "caching",
+        "config",
+        "cpu_time_s",
+        "duration_s",
+        "execution_id",
+        "inputs",
+        "meta",
+        "peak_memory",
+        "started_at",
+        "trace",
+        "unpack",
+    )
 
-    def __init__(self, meta: FunctionMetadata, config: ExecutionConfig, unpack: bool) -> None:
+    def __init__(self, meta: FunctionMetadata, config: ExecutionConfig, unpack: bool, registry: RegistryConfig) -> None:
         self.meta = meta
         self.config = config
         self.unpack = unpack
@@ -344,17 +410,51 @@ class _Call:
         self.started_at = utcnow()
         self.duration_s = 0.0
         self.cpu_time_s: float | None = None
+        self.peak_memory: int | None = None
         self.inputs: CallInputs | None = None
+        self.args: dict[str, Any] = {}
+        self.trace: dict[str, float] | None = {} if registry.enable_execution_tracing else None
+        cache = getattr(config, "cache", None)
+        self.caching = registry.enable_function_caching if cache is None else cache
+        self.cache_key: str | None = None
+        self._t0 = self._c0 = 0.0
+        self._tracing_memory = False
 
-    def function_arguments(self) -> dict[str, Any]:
-        assert self.inputs is not None
-        self.inputs.record()
-        return self.inputs.function_arguments()
+    def mark(self, phase: str | None = None, since: float = 0.0) -> float:
+        """With tracing on: add the time since ``since`` to ``phase``; return now."""
+        if self.trace is None:
+            return 0.0
+        now = time.perf_counter()
+        if phase is not None:
+            self.trace[phase] = self.trace.get(phase, 0.0) + (now - since)
+        return now
 
-    def finish_run(self, t0: float, c0: float) -> None:
-        self.duration_s = time.perf_counter() - t0
+    def start_run(self) -> None:
         if self.config.track_performance:
-            self.cpu_time_s = time.process_time() - c0
+            import tracemalloc
+
+            self._tracing_memory = not tracemalloc.is_tracing()
+            if self._tracing_memory:
+                tracemalloc.start()
+            tracemalloc.reset_peak()
+            self._c0 = time.process_time()
+        self._t0 = time.perf_counter()
+
+    def finish_run(self) -> None:
+        self.duration_s = time.perf_counter() - self._t0
+        if self.trace is not None:
+            self.trace["run"] = self.duration_s
+        if self.config.track_performance:
+            import tracemalloc
+
+            self.cpu_time_s = time.process_time() - self._c0
+            if tracemalloc.is_tracing():
+                self.peak_memory = tracemalloc.get_traced_memory()[1]
+                if self._tracing_memory:
+                    tracemalloc.stop()
+
+
+_MISS = object()
 
 
 CallableRegistry: CallableRegistryType = stateful(CallableRegistryType())

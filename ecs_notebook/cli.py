@@ -75,10 +75,7 @@ def _executions(args: argparse.Namespace) -> str:
         status = "ok" if v["succeeded"] else "FAILED"
         started = v["started_at"].isoformat(timespec="seconds") if v["started_at"] else "-"
         outs = ",".join(str(o)[:8] for o in v["output_entity_ids"]) or "-"
-        rows.append(
-            f"{started:<26} {v['function_name'][:20]:<21} {status:<8} {v['duration_s'] * 1e3:>7.2f}ms  "
-            f"{str(eid)[:8]}   {outs}"
-        )
+        rows.append(f"{started:<26} {v['function_name'][:20]:<21} {status:<8} {v['duration_s'] * 1e3:>7.2f}ms  {str(eid)[:8]}   {outs}")
     return "\n".join(rows)
 
 
@@ -118,9 +115,7 @@ def _export(args: argparse.Namespace) -> str:
                 "previous_ecs_id": str(rec.previous_ecs_id) if rec.previous_ecs_id else None,
                 "children": [str(c) for c in rec.slots],
                 "derived_from_function": rec.derived_from_function,
-                "derived_from_execution_id": str(rec.derived_from_execution_id)
-                if rec.derived_from_execution_id
-                else None,
+                "derived_from_execution_id": str(rec.derived_from_execution_id) if rec.derived_from_execution_id else None,
                 "data": enc.encode(rec.plain_dict()),
             }
         )

@@ -41,13 +41,13 @@ class FunctionExecution(Entity):
     peak_memory_bytes: int | None = None
     may_still_be_running: bool = False
     trace: dict[str, float] | None = None
+    cache_key: str | None = None
 
     def __repr__(self) -> str:
         status = "ok" if self.succeeded else f"failed: {self.error_type}"
         outs = ", ".join(str(o)[:8] for o in self.output_entity_ids)
         return (
-            f"FunctionExecution({self.function_name}, {status}, {self.duration_s * 1e3:.2f} ms, "
-            f"outputs=[{outs}]) @{str(self.ecs_id)[:8]}"
+            f"FunctionExecution({self.function_name}, {status}, {self.duration_s * 1e3:.2f} ms, outputs=[{outs}]) @{str(self.ecs_id)[:8]}"
         )
 
 
@@ -60,6 +60,8 @@ class ExecutionConfig(BaseModel):
     max_execution_time: PositiveFloat | None = None
     track_performance: bool = False
     force_parameter_entities: bool = False
+    #: Serve this call from the cache of recorded executions (None: the registry's setting).
+    cache: bool | None = None
 
 
 class RegistryConfig(ExecutionConfig):

@@ -41,6 +41,8 @@ class CallInputs:
         self.shapes: dict[str, Any] = {}
         self.sources: dict[str, Any] = {}
         self.entity_inputs: list[_In] = []
+        #: versions that plain values were read from (``@uuid.field`` arguments): inputs too
+        self.source_ids: list[UUID] = []
         self.input_ids: list[UUID] = []
         self.composite_id: UUID | None = None
         self.composite_record: VersionRecord | None = None
@@ -63,6 +65,7 @@ class CallInputs:
                 assert inp.live is not None
                 inp.record = _recorded_version(inp.live)
             ids.append(inp.record.ecs_id)
+        ids.extend(s for s in self.source_ids if s not in ids)
         self.input_ids = ids
         for name, shape in self.shapes.items():
             if _has_input(shape):
@@ -135,9 +138,7 @@ class CallInputs:
         if self._members is None:
             from .tree import walk
 
-            self._members = {
-                id(e) for c in self._copies if class_info(type(c)).entity_fields for e in walk(c).entities[1:]
-            }
+            self._members = {id(e) for c in self._copies if class_info(type(c)).entity_fields for e in walk(c).entities[1:]}
         return id(obj) in self._members
 
     @property
@@ -264,7 +265,9 @@ def _resolve_param(meta: FunctionMetadata, p: ParamSpec, value: Any, call: CallI
             value = materialize(rec, EntityRegistry.record)
         else:
             value = plain
-        return _validate(meta, p, value), owner
+        validated = _validate(meta, p, value)
+        call.source_ids.append(owner)
+        return validated, owner
     if isinstance(value, Entity) and p.annotation in (Any, object):
         return _add(call, _In(live=value)), None
     return _validate(meta, p, value), None
@@ -302,10 +305,7 @@ def _entity_arg(meta: FunctionMetadata, p: ParamSpec, value: Any, call: CallInpu
     assert cls is not None
     if isinstance(value, Entity):
         if not isinstance(value, cls):
-            msg = (
-                f"{meta.name}(): parameter {p.name!r} expects {cls.__name__}, got "
-                f"{type(value).__name__} {short(value.ecs_id)}."
-            )
+            msg = f"{meta.name}(): parameter {p.name!r} expects {cls.__name__}, got {type(value).__name__} {short(value.ecs_id)}."
             raise InputValidationError(msg)
         return _add(call, _In(live=value)), value.ecs_id
     if is_address(value):
@@ -345,7 +345,5 @@ def _entities_arg(meta: FunctionMetadata, p: ParamSpec, value: Any, call: CallIn
         shapes = [s for s, _ in pairs_l]
         sources = [src for _, src in pairs_l]
         return (type(value)(shapes) if not isinstance(value, list) else shapes), sources
-    msg = (
-        f"{meta.name}(): parameter {p.name!r} expects a collection of {item_cls.__name__}, got {type(value).__name__}."
-    )
+    msg = f"{meta.name}(): parameter {p.name!r} expects a collection of {item_cls.__name__}, got {type(value).__name__}."
     raise InputValidationError(msg)

@@ -168,11 +168,7 @@ def _wrap(meta: FunctionMetadata, result: Any) -> Entity:
         data = {"result": result}
     adapters = _ADAPTERS.get(model)
     if adapters is None:
-        adapters = _ADAPTERS[model] = {
-            name: TypeAdapter(f.annotation, config={"arbitrary_types_allowed": True})  # type: ignore[arg-type]
-            for name, f in fields.items()
-            if name in class_info(model).data_fields
-        }
+        adapters = _ADAPTERS[model] = {name: _adapter(f.annotation) for name, f in fields.items() if name in class_info(model).data_fields}
     for name, value in data.items():
         t = type(value)
         if t is adapters[name]._type and (t is int or t is str or t is float or t is bool):  # type: ignore[attr-defined]
@@ -185,12 +181,21 @@ def _wrap(meta: FunctionMetadata, result: Any) -> Entity:
     return fast_new(model, data, as_root=False)
 
 
+def _adapter(annotation: Any) -> TypeAdapter[Any]:
+    try:
+        return TypeAdapter(annotation, config={"arbitrary_types_allowed": True})
+    except Exception:  # models, dataclasses and TypedDicts carry their own config
+        return TypeAdapter(annotation)
+
+
 def _allows_none(ann: Any) -> bool:
     import types
     import typing
 
-    return ann is None or ann is type(None) or (
-        typing.get_origin(ann) in (typing.Union, types.UnionType) and type(None) in typing.get_args(ann)
+    return (
+        ann is None
+        or ann is type(None)
+        or (typing.get_origin(ann) in (typing.Union, types.UnionType) and type(None) in typing.get_args(ann))
     )
 
 

@@ -119,10 +119,7 @@ class EntityRegistryType:
                     f"{short(root.root_ecs_id)}: version that tree's root, or detach() this entity first."
                 )
                 raise RegistrationError(msg)
-            msg = (
-                f"{type(root).__name__} {short(root.ecs_id)} is not a registered root: "
-                "call entity.promote_to_root() first."
-            )
+            msg = f"{type(root).__name__} {short(root.ecs_id)} is not a registered root: call entity.promote_to_root() first."
             raise EntityNotFoundError(msg)
         return self._commit(root, force=force)
 
@@ -166,10 +163,7 @@ class EntityRegistryType:
             return entity
         root = self._live_roots.get(rl.int)
         if root is None:
-            msg = (
-                f"The root of {type(entity).__name__} {short(entity.ecs_id)} is no longer alive; "
-                "version it through its root object."
-            )
+            msg = f"The root of {type(entity).__name__} {short(entity.ecs_id)} is no longer alive; version it through its root object."
             raise RegistrationError(msg)
         return root
 
@@ -182,8 +176,9 @@ class EntityRegistryType:
             root = self._live_roots.get(rl.int)
             if root is not None and root.root_live_id == root.live_id:
                 self._commit(root)
-            elif entity.ecs_id.int not in self._records:
-                self._commit(entity)
+            else:
+                # Its root object is gone: pending edits of this part become a version of its own.
+                self._commit(entity, allow_from={rl.int}, promote=False)
 
     def _is_registered_child(self, entity: Entity) -> bool:
         rl = entity.root_live_id
@@ -196,13 +191,14 @@ class EntityRegistryType:
         force: bool = False,
         force_ids: set[int] | None = None,
         allow_from: set[int] | None = None,
+        promote: bool = True,
     ) -> bool:
         """Record the live tree of ``root`` against what is recorded; the one write path."""
         # Large trees allocate many small objects; the cyclic GC would rescan them repeatedly.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return self.prepare(root, force=force, force_ids=force_ids, allow_from=allow_from).apply()
+            return self.prepare(root, force=force, force_ids=force_ids, allow_from=allow_from, promote=promote).apply()
         finally:
             if gc_was_enabled:
                 gc.enable()

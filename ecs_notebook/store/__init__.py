@@ -32,10 +32,7 @@ def open_store(url: str, base: Path | None = None) -> Store:
         from .postgres import PostgresStore
 
         return PostgresStore(url)  # type: ignore[return-value]
-    msg = (
-        f"Unknown store URL {url!r}. Use sqlite:///relative/path.db, sqlite:////absolute/path.db, "
-        "postgresql://user@host/db or memory://."
-    )
+    msg = f"Unknown store URL {url!r}. Use sqlite:///relative/path.db, sqlite:////absolute/path.db, postgresql://user@host/db or memory://."
     raise StoreError(msg)
 
 

@@ -74,6 +74,10 @@ class Store(ABC):
     def iter_records(self) -> Iterator[VersionRecord]:
         """Every stored record, in recording order (for rebuilding derived views)."""
 
+    @abstractmethod
+    def find_cached(self, cache_key: str) -> UUID | None:
+        """The latest successful execution recorded with ``cache_key``, or None."""
+
     def begin_batch(self) -> None:
         """Start grouping writes into one transaction (nested calls count)."""
 
@@ -104,6 +108,7 @@ class MemoryStore(Store):
         self._roots: set[int] = set()
         self._by_type: dict[str, list[UUID]] = {}
         self._executions: list[tuple[UUID, str, bool]] = []
+        self._cache_keys: dict[str, UUID] = {}
         self._functions: dict[str, list[str]] = {}
 
     def write(self, records: list[VersionRecord], roots: list[UUID]) -> None:
@@ -127,6 +132,8 @@ class MemoryStore(Store):
             if rec.cls is FunctionExecution:
                 v = rec.plain_dict()
                 self._executions.append((eid, v["function_name"], v["succeeded"]))
+                if v["succeeded"] and v["cache_key"] and not v["cached"]:
+                    self._cache_keys[v["cache_key"]] = eid
         self._order.extend(records)
         self._roots.update(r.int for r in roots)
 
@@ -149,11 +156,10 @@ class MemoryStore(Store):
         return [v[0] and self._lineage_of[v[0].int] for v in self._lineages.values()]
 
     def executions(self, function: str | None = None, failed: bool | None = None) -> list[UUID]:
-        return [
-            eid
-            for eid, name, ok in self._executions
-            if (function is None or name == function) and (failed is None or ok != failed)
-        ]
+        return [eid for eid, name, ok in self._executions if (function is None or name == function) and (failed is None or ok != failed)]
+
+    def find_cached(self, cache_key: str) -> UUID | None:
+        return self._cache_keys.get(cache_key)
 
     def write_function(self, name: str, code_version: str, source: str, signature: dict[str, Any]) -> None:
         versions = self._functions.setdefault(name, [])

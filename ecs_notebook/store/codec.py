@@ -122,6 +122,8 @@ class Encoder:
             return {T: "complex", "v": [v.real, v.imag]}
         if isinstance(v, enum.Enum):
             return {T: "enum", "c": type_path(t), "v": self.encode(v.value)}
+        if t is UnstorableValue:  # a placeholder read back: store it as it was
+            return {T: "unstorable", "c": v.type_name, "r": v.repr_text, "fp": v.fingerprint}
         if isinstance(v, BaseModel):
             return {T: "model", "c": type_path(t), "v": v.model_dump(mode="json")}
         mod = t.__module__.split(".")[0]

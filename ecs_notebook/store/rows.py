@@ -35,6 +35,7 @@ class Row(NamedTuple):
     is_root: int
     function_name: str | None  # set on FunctionExecution rows only (indexed)
     succeeded: int | None
+    cache_key: str | None  # successful, not cached executions of cacheable calls
     plain: str
     data: str
 
@@ -168,10 +169,12 @@ def encode_record(
     if rec.output_index is not None:
         data["oi"] = rec.output_index
     data["c"] = rec.created_at
-    function_name = succeeded = None
+    function_name = succeeded = cache_key = None
     if cls.__ecs_type__ == _EXECUTION_TYPE:
         p = dict(zip(info.plain_fields, rec.plain))
         function_name, succeeded = p["function_name"], int(p["succeeded"])
+        if p["succeeded"] and not p["cached"]:
+            cache_key = p["cache_key"]
     return Row(
         rec.ecs_id.bytes,
         rec.lineage_id.bytes,
@@ -182,6 +185,7 @@ def encode_record(
         int(is_root),
         function_name,
         succeeded,
+        cache_key,
         plain_text,
         _to_json(data).decode(),
     )
@@ -227,7 +231,7 @@ def _ids(texts: list[str] | None) -> tuple[UUID, ...]:
 
 def decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> VersionRecord:
     """Rebuild a VersionRecord from its row; ``load_base(id)`` gives the record a delta builds on."""
-    ecs_id, lineage_id, tpath, root, prev, _created, _is_root, _fn, _ok, plain_text, text = row
+    ecs_id, lineage_id, tpath, root, prev, _created, _is_root, _fn, _ok, _key, plain_text, text = row
     data = _loads(text)
     base = load_base(UUID(data["sb"])) if "sb" in data else None
     tagged = "pt" in data
@@ -257,7 +261,7 @@ def decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> Versi
         fields = cls.model_fields
         plain = tuple(plain_data[n] if n in plain_data else _default(fields[n]) for n in info.plain_fields)
         templates = (
-            tuple(tpl_data[n] if n in tpl_data else _default(fields[n]) for n in info.entity_fields)
+            tuple(tpl_data[n] if n in tpl_data else plain_data[n] if n in plain_data else _default(fields[n]) for n in info.entity_fields)
             if info.entity_fields
             else None
         )

@@ -36,12 +36,14 @@ MIGRATIONS: dict[int, list[str]] = {
             is_root INTEGER NOT NULL,
             function_name TEXT,
             succeeded INTEGER,
+            cache_key TEXT,
             plain TEXT NOT NULL,
             data TEXT NOT NULL
         )""",
         "CREATE INDEX versions_lineage ON versions (lineage_id)",
         "CREATE INDEX versions_type ON versions (type_path)",
         "CREATE INDEX versions_function ON versions (function_name) WHERE function_name IS NOT NULL",
+        "CREATE INDEX versions_cache ON versions (cache_key) WHERE cache_key IS NOT NULL",
         """CREATE TABLE functions (
             name TEXT NOT NULL,
             code_version TEXT NOT NULL,
@@ -54,10 +56,9 @@ MIGRATIONS: dict[int, list[str]] = {
 }
 
 _COLUMNS = (
-    "ecs_id, lineage_id, type_path, root_ecs_id, previous_ecs_id, created_at, is_root, function_name, "
-    "succeeded, plain, data"
+    "ecs_id, lineage_id, type_path, root_ecs_id, previous_ecs_id, created_at, is_root, function_name, succeeded, cache_key, plain, data"
 )
-_INSERT_VERSION = f"INSERT OR IGNORE INTO versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_VERSION = f"INSERT OR IGNORE INTO versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _EXECUTIONS = "versions INDEXED BY versions_function WHERE function_name IS NOT NULL"
 
 
@@ -163,12 +164,8 @@ class SQLiteStore(Store):
             for v in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[v]:
                     conn.execute(statement)
-            conn.execute(
-                "INSERT OR REPLACE INTO ecs_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-            conn.execute(
-                "INSERT OR IGNORE INTO ecs_meta (key, value) VALUES ('created_at', ?)", (utcnow().isoformat(),)
-            )
+            conn.execute("INSERT OR REPLACE INTO ecs_meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            conn.execute("INSERT OR IGNORE INTO ecs_meta (key, value) VALUES ('created_at', ?)", (utcnow().isoformat(),))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -206,8 +203,11 @@ class SQLiteStore(Store):
                 try:
                     self._conn.executemany(_INSERT_VERSION, rows)
                 except BaseException:
-                    conn.execute("ROLLBACK TO ecs_write")
-                    conn.execute("RELEASE ecs_write")
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK TO ecs_write")
+                        conn.execute("RELEASE ecs_write")
+                    else:
+                        self._in_tx = False
                     raise
                 conn.execute("RELEASE ecs_write")
             else:
@@ -215,7 +215,8 @@ class SQLiteStore(Store):
                 try:
                     self._conn.executemany(_INSERT_VERSION, rows)
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                        conn.execute("ROLLBACK")
                     raise
                 conn.execute("COMMIT")
         except sqlite3.Error as exc:
@@ -251,8 +252,7 @@ class SQLiteStore(Store):
         with self._lock:
             try:
                 self._conn.execute(
-                    "INSERT OR IGNORE INTO functions (name, code_version, source, signature, registered_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR IGNORE INTO functions (name, code_version, source, signature, registered_at) VALUES (?, ?, ?, ?, ?)",
                     (name, code_version, source, json.dumps(signature), utcnow().timestamp()),
                 )
             except sqlite3.Error as exc:
@@ -322,6 +322,13 @@ class SQLiteStore(Store):
             params.append(0 if failed else 1)
         rows = self._query(sql + " ORDER BY seq", tuple(params))
         return [UUID(bytes=bytes(r[0])) for r in rows]
+
+    def find_cached(self, cache_key: str) -> UUID | None:
+        row = self._query_one(
+            "SELECT ecs_id FROM versions INDEXED BY versions_cache WHERE cache_key = ? ORDER BY seq DESC LIMIT 1",
+            (cache_key,),
+        )
+        return UUID(bytes=bytes(row[0])) if row else None
 
     def function_versions(self, name: str) -> list[str]:
         rows = self._query("SELECT code_version FROM functions WHERE name = ? ORDER BY registered_at", (name,))
