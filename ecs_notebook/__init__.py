@@ -16,6 +16,8 @@ from .errors import (
     StoreError,
 )
 from .execution import ExecutionConfig, ExecutionSemantics, FunctionExecution, RegistryConfig
+from .lineage.graph import lineage_graph
+from .lineage.queries import diff, downstream, history, stale, upstream
 from .registry import EntityRegistry
 from .store import batch, connect
 from .tree import EdgeType, EntityEdge, EntityTree, build_entity_tree, find_modified_entities
@@ -47,8 +49,14 @@ __all__ = [
     "build_entity_tree",
     "connect",
     "create_composite_entity",
+    "diff",
+    "downstream",
     "find_modified_entities",
     "get",
+    "history",
     "is_address",
+    "lineage_graph",
     "put",
+    "stale",
+    "upstream",
 ]

@@ -353,7 +353,7 @@ class CallableRegistryType:
                 hook(execution, outputs)
             except Exception as exc:  # a hook never breaks a call
                 name = getattr(hook, "__qualname__", repr(hook))
-                warnings.warn(f"on_execution callback {name} failed: {exc!r}", RuntimeWarning, stacklevel=3)
+                warnings.warn(f"on_execution callback {name} failed: {exc!r}", RuntimeWarning, stacklevel=4)
 
     # -- executions ------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ class EntityRegistryType:
         self._live_index: dict[int, set[int]] = {}
         self._live_roots: weakref.WeakValueDictionary[int, Entity] = weakref.WeakValueDictionary()
         self._listeners: list[RecordListener] = []
+        self._store_hooks: list[Callable[[], None]] = []
         from .store import default_url, open_store
 
         self._store: Store = open_store(default_url())
@@ -72,10 +73,8 @@ class EntityRegistryType:
         self._roots.clear()
         self._live_index.clear()
         self._live_roots.clear()
-        for listener in self._listeners:
-            reset = getattr(listener, "store_changed", None)
-            if reset is not None:
-                reset()
+        for hook in list(self._store_hooks):
+            hook()
         if old is not store:
             old.close()
 
@@ -378,6 +377,10 @@ class EntityRegistryType:
         self._roots.update(r.int for r in roots)
         for listener in self._listeners:
             listener(new_records)
+
+    def on_store_change(self, hook: Callable[[], None]) -> None:
+        """Call ``hook()`` whenever the registry switches to another store."""
+        self._store_hooks.append(hook)
 
     def subscribe(self, listener: RecordListener) -> Callable[[], None]:
         """Call ``listener(records)`` for every batch of new records; returns an unsubscribe function."""

@@ -244,16 +244,8 @@ def test_nested_execute_from_plain_code():
     assert CallableRegistry.execute("outer", x=1).result == 20
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: _async.run_coroutine: an async registered function run from a running loop executes on "
-        "the background loop; a sync execute() of another async function inside it schedules onto "
-        "that same (blocked) loop and waits forever"
-    ),
-)
 def test_nested_execute_of_async_functions_inside_a_running_loop_does_not_deadlock():
-    # In a subprocess: a deadlock wedges the process-wide background loop for good.
+    # In a subprocess: a deadlock would wedge the process-wide worker threads for good.
     import subprocess
     import sys
 

@@ -188,17 +188,7 @@ def test_fast_call_within_max_execution_time_succeeds(rec):
     assert [e.succeeded for e in rec.executions] == [True, True]
 
 
-_OWN_TIMEOUT_BUG = pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: _async.call_with_timeout catches concurrent.futures.TimeoutError (= builtin TimeoutError "
-        "on 3.11) around future.result(), so a TimeoutError raised by the function itself is replaced "
-        "by a new, empty TimeoutError instead of being re-raised unchanged"
-    ),
-)
-
-
-@pytest.mark.parametrize("is_async", [pytest.param(False, marks=_OWN_TIMEOUT_BUG), True], ids=["sync", "async"])
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
 def test_function_raising_timeout_error_itself_is_not_a_timeout(rec, is_async):
     own = TimeoutError("my own timeout")
 
@@ -245,10 +235,6 @@ def test_track_performance_fills_cpu_time(rec):
     assert untracked.cpu_time_s is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: A4 says track_performance records peak memory; peak_memory_bytes is always None",
-)
 def test_track_performance_records_peak_memory(rec):
     @CallableRegistry.register
     def allocate(n: int) -> int:
@@ -259,10 +245,6 @@ def test_track_performance_records_peak_memory(rec):
     assert rec.last.peak_memory_bytes is not None and rec.last.peak_memory_bytes >= 5_000_000
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: A4 RegistryConfig.enable_function_caching is accepted but not implemented (no cached=True)",
-)
 def test_function_caching_returns_recorded_outputs(rec):
     calls = []
 
@@ -279,12 +261,13 @@ def test_function_caching_returns_recorded_outputs(rec):
     assert calls == [1]
     assert second.ecs_id == first.ecs_id
     assert rec.last.cached is True
+    assert rec.last.cached_from == first.derived_from_execution_id
+
+    third = CallableRegistry.execute("costly", student=s, k=2)  # other parameters: computed again
+    assert calls == [1, 2] and third.score == 2
+    assert rec.last.cached is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: A4 RegistryConfig.enable_execution_tracing is accepted but FunctionExecution.trace stays None",
-)
 def test_execution_tracing_records_a_phase_trace(rec):
     @CallableRegistry.register
     def traced(x: int) -> int:

@@ -76,7 +76,8 @@ def _patterns():
                 "weight": f"@{t.ecs_id}.scores.math",
             },
             lambda s, t, c: {"student": "Ada", "course": "Biology", "label": "Algebra", "weight": 1.0},
-            lambda s, t, c: [s.ecs_id, t.courses[1].ecs_id],
+            # the entity holding an addressed field is an input version too
+            lambda s, t, c: [s.ecs_id, t.courses[1].ecs_id, t.courses[0].ecs_id, t.ecs_id],
             lambda s, t, c: {
                 "student": s.ecs_id,
                 "course": t.courses[1].ecs_id,
@@ -107,7 +108,7 @@ def _patterns():
                 "weight": 0.5,
             },
             lambda s, t, c: {"student": "Bob", "course": "Algebra", "label": "Chemistry", "weight": 0.5},
-            lambda s, t, c: [t.ecs_id, s.courses[0].ecs_id],
+            lambda s, t, c: [t.ecs_id, s.courses[0].ecs_id, c.ecs_id],
             lambda s, t, c: {"student": t.ecs_id, "course": s.courses[0].ecs_id, "label": c.ecs_id, "weight": None},
         ),
     }
@@ -321,13 +322,6 @@ def test_address_to_an_old_version_passes_the_old_data(seen):
     assert seen["label"] == "Ada"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: an '@uuid.field' argument is not an input version: input_entity_ids/function_input_entities "
-        "omit the addressed entity, so the lineage (input edges start at input versions, A5) loses it"
-    ),
-)
 def test_field_addresses_count_as_input_versions(rec, seen):
     x, y = registered_student("X", 1.0), registered_student("Y", 2.0)
 
@@ -338,13 +332,6 @@ def test_field_addresses_count_as_input_versions(rec, seen):
     assert set(r.function_input_entities) == {x.ecs_id, y.ecs_id}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: a RegistrationError while recording the inputs (CallInputs.record, called from "
-        "_Call.function_arguments outside execute's try) escapes without a failed FunctionExecution"
-    ),
-)
 def test_input_that_cannot_be_recorded_still_records_a_failed_execution(rec, seen):
     s = registered_student()
     shared = Student(name="Sharer", courses=[s.courses[0]])  # the same Course object in two trees
@@ -353,3 +340,26 @@ def test_input_that_cannot_be_recorded_still_records_a_failed_execution(rec, see
         CallableRegistry.execute("enroll", student=shared, course=Course(name="x"))
 
     assert len(rec.calls) == 1 and rec.last.succeeded is False
+    assert rec.last.error_type == "RegistrationError"
+
+
+def test_pending_edit_of_a_child_whose_root_object_is_gone_is_not_ignored(rec):
+    import gc
+
+    received = {}
+
+    @CallableRegistry.register
+    def credits_of(course: Course) -> int:
+        received["name"] = course.name
+        return course.credits
+
+    s = registered_student()
+    course = s.courses[0]
+    del s
+    gc.collect()
+    course.name = "Edited"
+
+    CallableRegistry.execute("credits_of", course=course)
+
+    assert received["name"] == "Edited"  # what the caller's object holds
+    assert EntityRegistry.get(rec.last.input_entity_ids[0]).name == "Edited"

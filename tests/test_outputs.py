@@ -269,17 +269,9 @@ def test_none_from_an_optional_entity_annotation(rec):
     assert rec.last.output_entity_ids == [r.ecs_id]
 
 
-# -- known bugs ---------------------------------------------------------------------------------
+# -- edge shapes ---------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: outputs._wrap builds TypeAdapter(annotation, config=...) which pydantic refuses for a "
-        "BaseModel annotation (PydanticUserError), so a tuple mixing an entity and a value crashes "
-        "with no FunctionExecution recorded"
-    ),
-)
 def test_tuple_mixing_an_entity_and_a_value_becomes_numbered_fields(rec):
     @CallableRegistry.register
     def graded(student: Student) -> tuple[Student, float]:
@@ -289,13 +281,11 @@ def test_tuple_mixing_an_entity_and_a_value_becomes_numbered_fields(rec):
     r = CallableRegistry.execute("graded", student=s)
 
     assert (r.field_0.name, r.field_1) == ("Ada", 3.3)
+    assert isinstance(r.field_0, Student)
     assert rec.last.succeeded
+    assert rec.last.output_entity_ids == [r.ecs_id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: outputs._wrap: same PydanticUserError for a returned BaseModel with a nested BaseModel field",
-)
 def test_basemodel_result_with_a_nested_model_field(rec):
     @CallableRegistry.register
     def summary(student: Student) -> Summary:

@@ -1,0 +1,249 @@
+"""Questions about the lineage: upstream, downstream, history, diff, stale."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+from uuid import UUID
+
+from .._ids import short
+from ..address import is_address, parse_address, resolve_input
+from ..entity import Entity
+from ..errors import EntityNotFoundError
+from ..records import VersionRecord, materialize
+from ..registry import EntityRegistry, as_uuid
+from ..tree import SLOT
+from ..typeinfo import class_info
+from .graph import BORROW, CHILD, ENTITY, INPUT, OUTPUT, VERSION, LineageGraph, default_graph
+
+
+class LineageIds(list):  # type: ignore[type-arg]
+    """ecs_id strings returned by a query, with a readable display and a loader."""
+
+    def __init__(self, ids: list[str], title: str = "") -> None:
+        super().__init__(ids)
+        self.title = title
+
+    def entities(self) -> list[Entity]:
+        """Copies of the entity versions (executions are skipped)."""
+        out = []
+        for i in self:
+            rec = EntityRegistry.record(i)
+            if rec.cls.__ecs_type__ != "ecs_notebook.execution:FunctionExecution":
+                out.append(EntityRegistry.get(i))
+        return out
+
+    def __repr__(self) -> str:
+        head = f"{self.title}: " if self.title else ""
+        if not self:
+            return f"{head}[] (none)"
+        shown = ", ".join(_describe(i) for i in self[:8])
+        more = f", … {len(self) - 8} more" if len(self) > 8 else ""
+        return f"{head}{len(self)} version(s): [{shown}{more}]"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+
+def _describe(eid: str) -> str:
+    g = default_graph()
+    i = g.index_of(UUID(eid))
+    label = g._attrs[i].get("label") if i is not None else None
+    return f"{label} @{eid[:8]}" if label else eid[:8]
+
+
+def resolve_id(x: Any) -> UUID:
+    """The ecs_id a query is about: an entity (its current version), an ecs_id, or an address."""
+    if isinstance(x, Entity):
+        return x.ecs_id
+    if isinstance(x, str) and is_address(x):
+        _, segs = parse_address(x)
+        if segs:
+            rec, _, owner = resolve_input(x)
+            return rec.ecs_id if rec is not None else owner
+        return parse_address(x)[0]
+    return as_uuid(x)
+
+
+def _start(x: Any) -> tuple[LineageGraph, int, UUID]:
+    eid = resolve_id(x)
+    g = default_graph()
+    i = g.index_of(eid)
+    if i is None:
+        EntityRegistry.record(eid)  # raises EntityNotFoundError for unknown ids
+        msg = f"Entity version {short(eid)} is recorded but not part of the lineage graph (a composite input?)."
+        raise EntityNotFoundError(msg)
+    return g, i, eid
+
+
+def _walk(g: LineageGraph, start: int, forward: bool, depth: int | None, include_executions: bool, kinds: frozenset[int]) -> list[str]:
+    adj = g._out if forward else g._in
+    kind_of = g._kind
+    ids = g._ids
+    seen = {start}
+    out: list[str] = []
+    frontier = deque([(start, 0)])
+    while frontier:
+        node, d = frontier.popleft()
+        for nxt, ek in adj[node]:
+            if ek not in kinds or nxt in seen:
+                continue
+            nd = d + 1 if kind_of[nxt] == ENTITY else d
+            if depth is not None and nd > depth:
+                continue
+            seen.add(nxt)
+            if kind_of[nxt] == ENTITY or include_executions:
+                out.append(str(ids[nxt]))
+            frontier.append((nxt, nd))
+    return out
+
+
+_ALL = frozenset({INPUT, OUTPUT, VERSION, BORROW, CHILD})
+
+
+def upstream(x: Any, depth: int | None = None, include_executions: bool = False) -> LineageIds:
+    """The entity versions ``x`` derives from, nearest first.
+
+    Follows input, output, version, borrow and child edges backwards; ``depth`` counts
+    entity-to-entity steps (an execution in between is not a step).
+    """
+    g, i, eid = _start(x)
+    return LineageIds(_walk(g, i, False, depth, include_executions, _ALL), f"upstream of {short(eid)}")
+
+
+def downstream(x: Any, depth: int | None = None, include_executions: bool = False) -> LineageIds:
+    """The entity versions that derive from ``x``, nearest first (see ``upstream``)."""
+    g, i, eid = _start(x)
+    return LineageIds(_walk(g, i, True, depth, include_executions, _ALL), f"downstream of {short(eid)}")
+
+
+def history(x: Any) -> LineageIds:
+    """The versions of ``x``'s lineage, oldest first."""
+    eid = resolve_id(x)
+    lineage = EntityRegistry.lineage_of(eid)
+    return LineageIds([str(v) for v in EntityRegistry.history(lineage)], f"history of {short(eid)}")
+
+
+def stale(x: Any) -> LineageIds:
+    """Entity versions derived (transitively) from a version of ``x``'s lineage that is not its latest.
+
+    ``x``'s own lineage is left out. Derivation is followed through input/output/borrow edges, and
+    on to later versions and parts of what was derived; the later versions of ``x``'s lineage do
+    not make their own descendants stale.
+    """
+    eid = resolve_id(x)
+    lineage = EntityRegistry.lineage_of(eid)
+    versions = EntityRegistry.history(lineage)
+    g = default_graph()
+    own = {v.int for v in versions}
+    starts = [g.index_of(v) for v in versions[:-1]]
+    seen: set[int] = set()
+    out: list[str] = []
+    frontier = deque(i for i in starts if i is not None)
+    while frontier:
+        node = frontier.popleft()
+        in_lineage = g._ids[node].int in own
+        for nxt, ek in g._out[node]:
+            if nxt in seen:
+                continue
+            if in_lineage and ek not in (INPUT, BORROW):
+                continue  # from x's lineage only what was derived from it, not its versions/parts
+            if g._ids[nxt].int in own:
+                continue
+            seen.add(nxt)
+            if g._kind[nxt] == ENTITY:
+                out.append(str(g._ids[nxt]))
+            frontier.append(nxt)
+    return LineageIds(out, f"stale because of {short(eid)}")
+
+
+# -- diff ----------------------------------------------------------------------------------------
+
+
+def diff(a: Any, b: Any) -> dict[str, tuple[Any, Any]]:
+    """Fields that differ between two versions: ``{path: (old, new)}``.
+
+    Paths are as in addresses (``"courses.0.name"``). Child entities of the same lineage are
+    compared field by field; unchanged subtrees (same version id) are skipped without reading
+    them; a child replaced by another lineage is reported whole.
+    """
+    ra = EntityRegistry.record(resolve_id(a))
+    rb = EntityRegistry.record(resolve_id(b))
+    out: dict[str, tuple[Any, Any]] = {}
+    _diff_records(ra, rb, "", out)
+    return out
+
+
+_MISSING = object()
+
+
+def _diff_records(ra: VersionRecord, rb: VersionRecord, prefix: str, out: dict[str, tuple[Any, Any]]) -> None:
+    if ra.ecs_id == rb.ecs_id:
+        return
+    fa, fb = _fields(ra), _fields(rb)
+    for name in list(fa) + [n for n in fb if n not in fa]:
+        _diff_values(fa.get(name, _MISSING), fb.get(name, _MISSING), f"{prefix}{name}", out)
+
+
+def _fields(rec: VersionRecord) -> dict[str, Any]:
+    """Field values by name with child entities as their records (nothing materialized)."""
+    info = class_info(rec.cls)
+    fields = dict(zip(info.plain_fields, rec.plain))
+    if rec.templates is not None:
+        kids = iter(EntityRegistry.record(c) for c in rec.slots)
+        for name, t in zip(info.entity_fields, rec.templates):
+            fields[name] = _fill(t, kids)
+    if "untyped_data" in fields and isinstance(fields["untyped_data"], dict):
+        fields.update(fields.pop("untyped_data"))
+    return fields
+
+
+def _fill(t: Any, kids: Any) -> Any:
+    if t is SLOT:
+        return next(kids)
+    if type(t) is list:
+        return [_fill(v, kids) for v in t]
+    if type(t) is dict:
+        return {k: _fill(v, kids) for k, v in t.items()}
+    if isinstance(t, tuple) and not isinstance(t, VersionRecord):
+        return [_fill(v, kids) for v in t]  # tuples and set templates: compared by position
+    return t
+
+
+def _shown(v: Any) -> Any:
+    if v is _MISSING:
+        return None
+    if isinstance(v, VersionRecord):
+        return materialize(v, EntityRegistry.record)
+    if isinstance(v, list):
+        return [_shown(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _shown(x) for k, x in v.items()}
+    return v
+
+
+def _diff_values(va: Any, vb: Any, path: str, out: dict[str, tuple[Any, Any]]) -> None:
+    if va is vb:
+        return
+    if isinstance(va, VersionRecord) and isinstance(vb, VersionRecord):
+        if va.lineage_id == vb.lineage_id:
+            _diff_records(va, vb, path + ".", out)
+        else:
+            out[path] = (_shown(va), _shown(vb))
+        return
+    if type(va) is list and type(vb) is list:
+        for k in range(max(len(va), len(vb))):
+            _diff_values(va[k] if k < len(va) else _MISSING, vb[k] if k < len(vb) else _MISSING, f"{path}.{k}", out)
+        return
+    if type(va) is dict and type(vb) is dict:
+        for k in list(va) + [k for k in vb if k not in va]:
+            _diff_values(va.get(k, _MISSING), vb.get(k, _MISSING), f"{path}.{k}", out)
+        return
+    try:
+        same = bool(va == vb) and type(va) is type(vb)
+    except Exception:
+        from ..typeinfo import values_equal
+
+        same = values_equal(va, vb)
+    if not same:
+        out[path] = (_shown(va), _shown(vb))
