@@ -66,7 +66,7 @@ class _PlainCodec:
         """Return (json text, tagged?)."""
         if self.adapter is not None and not self.tagged:
             try:
-                return self.adapter.dump_json(dict(zip(self.names, plain))).decode(), False
+                return self.adapter.dump_json(dict(zip(self.names, plain)), warnings="error").decode(), False
             except Exception:
                 pass  # a value pydantic cannot serialise: this record goes through the tagged codec
         return _dumps({k: _enc_field(enc, k, v) for k, v in zip(self.names, plain)}), True
@@ -92,6 +92,15 @@ def plain_codec(cls: type[Entity]) -> _PlainCodec:
     if codec is None:
         codec = _PLAIN_CODECS[cls] = _PlainCodec(cls)
     return codec
+
+
+def _plain_keys(value: Any) -> bool:
+    """True if every dict inside ``value`` has string keys (JSON keeps them as they are)."""
+    if type(value) is dict:
+        return all(type(k) is str and _plain_keys(v) for k, v in value.items())
+    if type(value) is list:
+        return all(_plain_keys(v) for v in value)
+    return True
 
 
 def _ids_back(value: Any) -> Any:
@@ -156,8 +165,10 @@ def encode_record(
         data["f"] = rec.forked_at
     if base is not None and rec.attribute_source is base.attribute_source:
         data["ab"] = 1
-    else:
+    elif _plain_keys(rec.attribute_source):
         data["a"] = rec.attribute_source
+    else:  # dict fields with non-string keys: keep the key types
+        data["A"] = enc.encode(rec.attribute_source)
     if rec.derived_from_function is not None:
         data["df"] = rec.derived_from_function
     if rec.derived_from_execution_id is not None:
@@ -288,7 +299,11 @@ def decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> Versi
             _ids(data.get("o")),
             datetime.fromisoformat(data["c"]),
             datetime.fromisoformat(f) if f else None,
-            base.attribute_source if "ab" in data and base is not None else _ids_back(data.get("a", {})),
+            base.attribute_source
+            if "ab" in data and base is not None
+            else decode(data["A"])
+            if "A" in data
+            else _ids_back(data.get("a", {})),
             data.get("df"),
             UUID(de) if de else None,
             _ids(data.get("fi")),
