@@ -37,6 +37,7 @@ class LineageGraph:
         self._out: list[list[tuple[int, int]]] = []
         self._in: list[list[tuple[int, int]]] = []
         self._edges: list[tuple[int, int, int, str | None]] = []
+        self._borrow_fields: dict[tuple[int, int], list[str]] = {}
         self._nx: nx.MultiDiGraph = nx.MultiDiGraph()
         self._synced_nodes = 0
         self._synced_edges = 0
@@ -82,6 +83,8 @@ class LineageGraph:
         self._out[a].append((b, kind))
         self._in[b].append((a, kind))
         self._edges.append((a, b, kind, field))
+        if field is not None:
+            self._borrow_fields.setdefault((a, b), []).append(field)
 
     def _add(self, records: list[VersionRecord]) -> None:
         done = self._done
