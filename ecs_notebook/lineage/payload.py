@@ -241,8 +241,7 @@ def _edges(g: LineageGraph, keep: list[int], alias: dict[int, str]) -> list[dict
     seen: set[tuple[str, str, int]] = set()
     out = []
     fields = g._borrow_fields
-    for i in alias:
-        a = alias[i]
+    for i, a in alias.items():
         for j, kind in g._out[i]:
             b = alias.get(j)
             if b is None or (a == b and a.startswith("more:")):
