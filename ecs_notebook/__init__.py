@@ -24,6 +24,26 @@ from .tree import EdgeType, EntityEdge, EntityTree, build_entity_tree, find_modi
 
 __version__ = "0.1.0"
 
+# The notebook layer (IPython, anywidget, pyvis) loads only when one of its names is used.
+_LAZY = {
+    "LineageExplorer": ("ecs_notebook.widget", "LineageExplorer"),
+    "show_lineage": ("ecs_notebook.widget", "show_lineage"),
+    "load_ipython_extension": ("ecs_notebook.magics", "load_ipython_extension"),
+    "unload_ipython_extension": ("ecs_notebook.magics", "unload_ipython_extension"),
+}
+
+
+def __getattr__(name: str) -> object:
+    target = _LAZY.get(name)
+    if target is None:
+        msg = f"module 'ecs_notebook' has no attribute {name!r}"
+        raise AttributeError(msg)
+    import importlib
+
+    value = getattr(importlib.import_module(target[0]), target[1])
+    globals()[name] = value
+    return value
+
 __all__ = [
     "AddressError",
     "CallableRegistry",
@@ -41,6 +61,7 @@ __all__ = [
     "FunctionExecution",
     "FunctionNotFoundError",
     "InputValidationError",
+    "LineageExplorer",
     "ParameterEntity",
     "RegistrationError",
     "RegistryConfig",
@@ -56,7 +77,10 @@ __all__ = [
     "history",
     "is_address",
     "lineage_graph",
+    "load_ipython_extension",
     "put",
+    "show_lineage",
     "stale",
+    "unload_ipython_extension",
     "upstream",
 ]
