@@ -44,6 +44,7 @@ def __getattr__(name: str) -> object:
     globals()[name] = value
     return value
 
+
 __all__ = [
     "AddressError",
     "CallableRegistry",

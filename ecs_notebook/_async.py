@@ -32,6 +32,7 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
 
 
 def _run_here(coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
+    __tracebackhide__ = True
     limited = asyncio.wait_for(coro, timeout) if timeout is not None else coro
     return _thread_loop().run_until_complete(limited)
 
@@ -47,6 +48,7 @@ def run_coroutine(coro: Coroutine[Any, Any, T], timeout: float | None = None) ->
     Raises:
         TimeoutError: past ``timeout`` seconds (the coroutine is cancelled).
     """
+    __tracebackhide__ = True
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -62,6 +64,7 @@ def call_with_timeout(func: Callable[..., T], kwargs: dict[str, Any], timeout: f
     Raises:
         ExecutionDeadline: the call did not finish in time (it may still be running in its thread).
     """
+    __tracebackhide__ = True
     future = _pool("call").submit(func, **kwargs)
     done, _ = concurrent.futures.wait([future], timeout)
     if not done:

@@ -62,24 +62,24 @@ class CallableRegistryType:
     @overload
     def register(self, name: str | None = None, /, *, source: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 
-    def register(self, name: Any = None, /, *, source: str | None = None) -> Any:
+    def register(self, name: Any = None, /, *, source: str | None = None, copy_plain: bool = True) -> Any:
         """Register a function (decorator). ``@register``, ``@register()`` or ``@register("name")``.
 
         Registering a name again replaces the function and records a new code version.
         """
         if callable(name):
-            return self._register(name, str(getattr(name, "__name__", repr(name))), source)
+            return self._register(name, str(getattr(name, "__name__", repr(name))), source, copy_plain)
         if name is not None and not isinstance(name, str):
             msg = f"register() takes a name (str) or a function, got {type(name).__name__}"
             raise RegistrationError(msg)
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-            return self._register(func, str(name or getattr(func, "__name__", repr(func))), source)
+            return self._register(func, str(name or getattr(func, "__name__", repr(func))), source, copy_plain)
 
         return decorator
 
-    def _register(self, func: Callable[..., Any], name: str, source: str | None) -> Callable[..., Any]:
-        meta = build_metadata(func, name, source)
+    def _register(self, func: Callable[..., Any], name: str, source: str | None, copy_plain: bool = True) -> Callable[..., Any]:
+        meta = build_metadata(func, name, source, copy_plain)
         self._functions[name] = meta
         versions = self._code_versions.setdefault(name, [])
         if not versions or versions[-1] != meta.code_version:
@@ -147,6 +147,7 @@ class CallableRegistryType:
                 execution is recorded).
             Exception: whatever the function raised, unchanged, after recording the failure.
         """
+        __tracebackhide__ = True  # IPython: tracebacks start at the user's function
         call = self._start(func_name, unpack, config, kwargs)
         cached = self._before_run(call)
         if cached is not _MISS:
@@ -177,6 +178,7 @@ class CallableRegistryType:
         **kwargs: Any,
     ) -> Any:
         """Async twin of ``execute``: awaits async functions on the caller's loop."""
+        __tracebackhide__ = True
         import asyncio
 
         call = self._start(func_name, unpack, config, kwargs)

@@ -55,6 +55,8 @@ class FunctionMetadata:
     params: dict[str, ParamSpec]
     return_annotation: Any
     registered_at: datetime = field(default_factory=utcnow)
+    #: Copy plain argument values before the call (notebook cells copy them themselves).
+    copy_plain: bool = True
 
     @property
     def signature_json(self) -> dict[str, Any]:
@@ -121,7 +123,7 @@ def _is_entity_collection(ann: Any) -> bool:
     return False
 
 
-def build_metadata(func: Callable[..., Any], name: str, source: str | None = None) -> FunctionMetadata:
+def build_metadata(func: Callable[..., Any], name: str, source: str | None = None, copy_plain: bool = True) -> FunctionMetadata:
     """Analyse ``func`` once: parameters, models, code version.
 
     Raises:
@@ -190,6 +192,7 @@ def build_metadata(func: Callable[..., Any], name: str, source: str | None = Non
         source=src,
         params=params,
         return_annotation=ret,
+        copy_plain=copy_plain,
     )
 
 

@@ -106,8 +106,9 @@ class CallInputs:
         """The arguments the function receives: copies of the recorded inputs, copies of values."""
         args: dict[str, Any] = {}
         counter = iter(range(len(self.entity_inputs)))
+        copy_plain = self.meta.copy_plain
         for name, shape in self.shapes.items():
-            args[name] = self._copy(shape, counter)
+            args[name] = self._copy(shape, counter) if copy_plain or _has_input(shape) else shape
         return args
 
     def _copy(self, shape: Any, counter: Any) -> Any:

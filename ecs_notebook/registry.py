@@ -57,6 +57,7 @@ class EntityRegistryType:
         from .store import default_url, open_store
 
         self._store: Store = open_store(default_url())
+        self._store_explicit = False  # set by connect(): an explicit choice beats every default
 
     # -- the store -------------------------------------------------------------------------
 

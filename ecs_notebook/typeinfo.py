@@ -132,7 +132,10 @@ def snapshot_value(value: Any) -> Any:
         return {snapshot_value(v) for v in value}
     if t is frozenset:
         return value
-    return copy.deepcopy(value)
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # a value that cannot be copied (a lock, a generator, ...): keep what it was
+        return UnstorableValue.of(value)
 
 
 def snapshot_plain(info: ClassInfo, d: dict[str, Any]) -> tuple[Any, ...]:
@@ -144,6 +147,38 @@ def snapshot_plain(info: ClassInfo, d: dict[str, Any]) -> tuple[Any, ...]:
     for i in info.plain_mutable:
         out[i] = snapshot_value(out[i])
     return tuple(out)
+
+
+class UnstorableValue:
+    """Stands in for a value that could not be copied or stored; shows what it was."""
+
+    __slots__ = ("fingerprint", "repr_text", "type_name")
+
+    def __init__(self, type_name: str, repr_text: str, fingerprint: str) -> None:
+        self.type_name, self.repr_text, self.fingerprint = type_name, repr_text, fingerprint
+
+    @classmethod
+    def of(cls, value: Any) -> UnstorableValue:
+        import hashlib
+
+        try:
+            text = repr(value)
+        except Exception:
+            text = object.__repr__(value)
+        tname = f"{type(value).__module__}:{type(value).__qualname__}"
+        return cls(tname, text[:2000], hashlib.sha256(text.encode()).hexdigest())
+
+    def __repr__(self) -> str:
+        return f"<unstorable {self.type_name}: {self.repr_text[:80]} (sha256 {self.fingerprint[:12]})>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnstorableValue) and other.fingerprint == self.fingerprint
+
+    def __hash__(self) -> int:
+        return hash(self.fingerprint)
+
+    def __deepcopy__(self, memo: Any) -> UnstorableValue:
+        return self
 
 
 _LAST_SOURCE: dict[type, dict[str, Any]] = {}

@@ -51,6 +51,7 @@ def connect(url: str) -> Store:
 
     store = open_store(url)
     EntityRegistry.use_store(store)
+    EntityRegistry._store_explicit = True
     return store
 
 

@@ -41,26 +41,11 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from ..tree import SLOT, FrozenSetTemplate, SetTemplate
+from ..typeinfo import UnstorableValue
+
+__all__ = ["Encoder", "UnstorableValue", "decode", "import_path", "type_path"]
 
 T = "$t"
-
-
-class UnstorableValue:
-    """Stands in for a value no codec could store; shows what it was."""
-
-    __slots__ = ("fingerprint", "repr_text", "type_name")
-
-    def __init__(self, type_name: str, repr_text: str, fingerprint: str) -> None:
-        self.type_name, self.repr_text, self.fingerprint = type_name, repr_text, fingerprint
-
-    def __repr__(self) -> str:
-        return f"<unstorable {self.type_name}: {self.repr_text[:80]} (sha256 {self.fingerprint[:12]})>"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, UnstorableValue) and other.fingerprint == self.fingerprint
-
-    def __hash__(self) -> int:
-        return hash(self.fingerprint)
 
 
 def type_path(cls: type) -> str:
