@@ -60,7 +60,9 @@ class CallableRegistryType:
     def register(self, name: Callable[..., Any], /) -> Callable[..., Any]: ...
 
     @overload
-    def register(self, name: str | None = None, /, *, source: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+    def register(
+        self, name: str | None = None, /, *, source: str | None = None, copy_plain: bool = True
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 
     def register(self, name: Any = None, /, *, source: str | None = None, copy_plain: bool = True) -> Any:
         """Register a function (decorator). ``@register``, ``@register()`` or ``@register("name")``.

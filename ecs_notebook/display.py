@@ -108,9 +108,8 @@ def execution_text(x: FunctionExecution) -> str:
     status = "ok" if x.succeeded else f"FAILED {x.error_type}: {x.error_message}"
     cached = " (cached)" if x.cached else ""
     ins = ", ".join(f"@{short(i)}" for i in x.input_entity_ids) or "-"
-    outs = ", ".join(
-        f"@{short(o)} ({getattr(s, 'value', s)})" for o, s in zip(x.output_entity_ids, list(x.semantics) or [""] * len(x.output_entity_ids))
-    )
+    sems: list[Any] = list(x.semantics) or [""] * len(x.output_entity_ids)
+    outs = ", ".join(f"@{short(o)} ({getattr(s, 'value', s)})" for o, s in zip(x.output_entity_ids, sems))
     return f"{x.function_name}() {ins} → {outs or '-'}  {status}{cached}  {x.duration_s * 1e3:.2f} ms  @{short(x.ecs_id)}"
 
 
