@@ -334,6 +334,10 @@ class EcsMagics(Magics):
             value = ns[text]
             if isinstance(value, Entity):
                 return value
+            from uuid import UUID
+
+            if isinstance(value, UUID) or (isinstance(value, str) and value.startswith("@")):
+                return value
             produced = self._produced.get(text)
             if produced is not None and produced[0] is value:
                 return produced[1]
