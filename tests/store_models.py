@@ -110,9 +110,7 @@ def script_path(tmp: Path, name: str, code: str) -> Path:
     return path
 
 
-def run_script(
-    tmp: Path, code: str, *args: str, name: str = "script.py", timeout: float = 60, extra_path: Any = None
-) -> Any:
+def run_script(tmp: Path, code: str, *args: str, name: str = "script.py", timeout: float = 60, extra_path: Any = None) -> Any:
     """Run ``code`` as ``__main__`` in a new Python process; return the JSON it prints last.
 
     The script gets ``sys.argv[1:] == args``; it must print one JSON document as its last line.

@@ -291,8 +291,7 @@ def test_dataframe_with_integer_column_labels_round_trips():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: an unnamed Series comes back named 'values' (orient='table' names the column; "
-    "codec._decode_frame keeps that name)",
+    reason="BUG: an unnamed Series comes back named 'values' (orient='table' names the column; codec._decode_frame keeps that name)",
 )
 def test_unnamed_series_stays_unnamed():
     back = roundtrip(pd.Series([1, 2, 3]))
@@ -369,8 +368,8 @@ def test_a_codec_that_fails_falls_back_to_a_placeholder(name, make):
 )
 @pytest.mark.parametrize(
     "td",
-    [timedelta(days=10**8, microseconds=1), timedelta.max, timedelta.min],
-    ids=["1e8-days-plus-1us", "max", "min"],
+    [timedelta(days=10**8, microseconds=1), timedelta.max],
+    ids=["1e8-days-plus-1us", "max"],
 )
 def test_large_timedeltas_round_trip_exactly(td):
     assert roundtrip(td) == td
@@ -418,6 +417,13 @@ def test_dataframe_and_series_in_entity_fields_round_trip(db):
     pd.testing.assert_series_equal(back.value["series"], s)
 
 
+NAN_AS_NULL = pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the typed plain codec (rows._PlainCodec) writes nan/inf in float-annotated fields as JSON "
+    "null (the TypedDict's __pydantic_config__ ser_json_inf_nan='constants' is not applied); reading back "
+    "fails validation, so the whole version comes back as an UntypedEntity with None for nan/inf",
+)
+
 TYPED_FIELDS = [
     ("aware", datetime, datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone(timedelta(hours=5, minutes=45)))),
     ("naive", datetime, datetime(2024, 5, 6, 7, 8, 9, 10)),
@@ -430,22 +436,24 @@ TYPED_FIELDS = [
     ("level", Level, Level.LOW),
     ("raw", bytes, b"\x00\xffbinary"),
     ("pair", tuple[int, str], (1, "x")),
-    ("seq", tuple[float, ...], (1.5, float("inf"), float("-inf"))),
+    pytest.param("seq", tuple[float, ...], (1.5, float("inf"), float("-inf")), marks=NAN_AS_NULL),
     ("bag", set[int], {3, 1, 2}),
     ("frozen", frozenset[str], frozenset({"a"})),
     ("numbered", dict[int, str], {1: "a", 20: "b"}),
     ("tagged", dict[str, str], {"$t": "uuid", "v": "x"}),
-    ("ratio", float, float("nan")),
-    ("top", float, float("inf")),
+    pytest.param("ratio", float, float("nan"), marks=NAN_AS_NULL),
+    pytest.param("top", float, float("inf"), marks=NAN_AS_NULL),
     ("point", Point, Point(x=1.0, tags=["a", "b"])),
-    ("matrix", list[list[float]], [[1.0, float("nan")], []]),
+    pytest.param("matrix", list[list[float]], [[1.0, float("nan")], []], marks=NAN_AS_NULL),
     ("optional", int | None, None),
     ("array", np.ndarray, np.eye(3, dtype=np.int16)),
     ("frame", pd.DataFrame, pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})),
 ]
 
 
-@pytest.mark.parametrize(("name", "annotation", "value"), TYPED_FIELDS, ids=[n for n, _, _ in TYPED_FIELDS])
+@pytest.mark.parametrize(
+    ("name", "annotation", "value"), TYPED_FIELDS, ids=[p.values[0] if hasattr(p, "values") else p[0] for p in TYPED_FIELDS]
+)
 def test_typed_fields_round_trip_through_the_store(db, name, annotation, value):
     cls = create_model(f"Typed_{name}", __base__=Entity, __module__=__name__, field=(annotation, ...))
     back = _store_and_reload(db, cls, field=value)

@@ -283,7 +283,8 @@ CALLER = """
     EntityRegistry.subscribe(lambda recs: recorded.extend(recs))
     item = Item(name=tag)
     item.promote_to_root()
-    deadline = time.time() + 20
+    open(go + "." + tag, "w").close()  # ready
+    deadline = time.time() + 30
     while not os.path.exists(go) and time.time() < deadline:
         time.sleep(0.002)
     outputs = []
@@ -336,8 +337,11 @@ def test_two_processes_recording_at_once_lose_nothing(tmp_path):
     reader = open_store(url)
     checked: set = set()
     try:
-        time.sleep(0.3)
-        go.write_text("go")
+        deadline = time.time() + 30
+        while not all((tmp_path / f"go.{tag}").exists() for tag in ("a", "b")) and time.time() < deadline:
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            time.sleep(0.01)
+        go.write_text("go")  # both are ready: start them together
         rounds = 0
         while any(p.poll() is None for p in procs):
             _check_executions_complete(reader, checked)
@@ -421,3 +425,42 @@ def test_a_writer_killed_mid_run_leaves_every_execution_whole_or_absent(tmp_path
     item = EntityRegistry.get(runs[-1].output_entity_ids[0])
     item.promote_to_root()
     assert item.ecs_id in EntityRegistry
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: two processes opening the same NEW store at once race in SQLiteStore._migrate: both read "
+    "'no tables' (schema version 0) before taking the write lock, the second then re-runs the migration "
+    "and fails with StoreError 'table ecs_meta already exists' (seen with 6 processes started together: "
+    "2 failures in 36 opens). Re-read schema_version after BEGIN IMMEDIATE",
+)
+def test_a_new_store_created_by_another_process_at_the_same_moment_opens(tmp_path):
+    """Deterministic version of the race: another connection is creating the schema when we open."""
+    import sqlite3
+    import threading
+
+    template = tmp_path / "template.db"
+    open_store(sqlite_url(template)).close()
+    conn = sqlite3.connect(template)
+    schema = [r[0] for r in conn.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")]
+    meta = conn.execute("SELECT key, value FROM ecs_meta").fetchall()
+    conn.close()
+
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("PRAGMA journal_mode = WAL")
+    other.execute("BEGIN IMMEDIATE")  # the other process is half-way through creating the store
+    for sql in schema:
+        other.execute(sql)
+    other.executemany("INSERT INTO ecs_meta (key, value) VALUES (?, ?)", meta)
+    timer = threading.Timer(0.5, lambda: other.execute("COMMIT"))
+    timer.start()
+    try:
+        store = open_store(sqlite_url(path))
+    finally:
+        timer.join()
+        other.close()
+    try:
+        assert store.counts()["versions"] == 0
+    finally:
+        store.close()

@@ -1,0 +1,249 @@
+"""The ``ecs-notebook`` command line: inspect a store without a notebook (run as a real process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from pydantic import create_model
+from store_models import Holder, child_env, make_student, register_functions, sqlite_url
+
+import ecs_notebook
+from ecs_notebook import CallableRegistry, Entity, EntityRegistry
+
+
+def run_cli(tmp_path, *args: str, store: str | None = None) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "ecs_notebook.cli"]
+    if store is not None:
+        cmd += ["--store", store]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, env=child_env(), cwd=tmp_path, timeout=60)
+
+
+def run_inline(capsys, *args: str, store: str) -> subprocess.CompletedProcess:
+    """The same command through ``cli.main`` in this process (cheaper; the subprocess tests cover the entry)."""
+    from ecs_notebook.cli import main
+
+    capsys.readouterr()
+    code = main(["--store", store, *args])
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, out, err)
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """A store with two student versions, three executions (one failed) and an unimportable class."""
+    from ecs_notebook.testing import fresh_state
+
+    tmp = tmp_path_factory.mktemp("cli")
+    url = sqlite_url(tmp / "lineage.db")
+    with fresh_state():
+        ecs_notebook.connect(url)
+        register_functions()
+        s = make_student()
+        s.promote_to_root()
+        v1 = s.ecs_id
+        s.name = "Grace"
+        EntityRegistry.version_entity(s)
+        report = CallableRegistry.execute("report", student=s)
+        with pytest.raises(ValueError):
+            CallableRegistry.execute("boom", student=s)
+        CallableRegistry.execute("report", student=s, bonus=1.0)
+        ghost_cls = create_model("CliGhost", __base__=Entity, __module__="cli_ghost_not_importable", label=(str, ...))
+        ghost = ghost_cls(label="only-in-the-notebook")
+        ghost.promote_to_root()
+        holder = Holder(value={"k": [1, 2]}, note="n")
+        holder.promote_to_root()
+        versions = len(EntityRegistry)
+        executions = [str(e.ecs_id) for e in CallableRegistry.executions()]
+        ecs_notebook.connect("memory://")
+        info = {
+            "url": url,
+            "tmp": tmp,
+            "v1": str(v1),
+            "v2": str(s.ecs_id),
+            "report": str(report.ecs_id),
+            "ghost": str(ghost.ecs_id),
+            "holder": str(holder.ecs_id),
+            "versions": 0,
+            "executions": executions,
+        }
+        info["versions"] = versions
+    return info
+
+
+def _one_error_line(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert lines[0].startswith("ecs-notebook:")
+    return lines[0]
+
+
+def test_summary_shows_counts(recorded, tmp_path):
+    proc = run_cli(tmp_path, "summary", store=recorded["url"])
+    assert proc.returncode == 0, proc.stderr
+    counts = dict(line.split(None, 1) for line in proc.stdout.splitlines() if line.strip())
+    assert counts["store"] == recorded["url"]
+    assert int(counts["versions"]) == recorded["versions"]
+    assert int(counts["executions"]) == 3
+    assert int(counts["functions"]) == 4
+
+
+def test_executions_lists_filters_by_function_and_failure(recorded, tmp_path, capsys):
+    url = recorded["url"]
+    everything = run_cli(tmp_path, "executions", store=url)
+    assert everything.returncode == 0, everything.stderr
+    rows = everything.stdout.splitlines()[1:]
+    assert [r.split()[1] for r in rows] == ["report", "boom", "report"]
+    assert [recorded["executions"][i][:8] in rows[i] for i in range(3)] == [True] * 3
+    assert recorded["report"][:8] in rows[0], "outputs are listed"
+    report_only = run_cli(tmp_path, "executions", "--function", "report", store=url).stdout.splitlines()[1:]
+    assert [r.split()[1] for r in report_only] == ["report", "report"]
+    failed = run_cli(tmp_path, "executions", "--failed", store=url).stdout.splitlines()[1:]
+    assert len(failed) == 1
+    assert "boom" in failed[0] and "FAILED" in failed[0]
+    last = run_inline(capsys, "executions", "-n", "1", store=url).stdout.splitlines()[1:]
+    assert len(last) == 1 and recorded["executions"][2][:8] in last[0]
+    none = run_inline(capsys, "executions", "--function", "nothing", store=url)
+    assert none.returncode == 0 and len(none.stdout.splitlines()) == 1
+
+
+def test_show_prints_the_addressed_value(recorded, tmp_path, capsys):
+    url = recorded["url"]
+    name = run_cli(tmp_path, "show", f"@{recorded['v1']}.name", store=url)
+    assert name.returncode == 0, name.stderr
+    assert name.stdout.strip() == "'Ada'"
+    assert run_inline(capsys, "show", f"@{recorded['v2']}.courses.1.credits", store=url).stdout.strip() == "4"
+    whole = run_cli(tmp_path, "show", f"@{recorded['v2'].upper()}", store=url)
+    assert whole.returncode == 0, whole.stderr
+    assert "Student(" in whole.stdout and "Grace" in whole.stdout
+    ghost = run_cli(tmp_path, "show", f"@{recorded['ghost']}.label", store=url)  # untyped in that process
+    assert ghost.stdout.strip() == "'only-in-the-notebook'", "untyped entities are navigable too"
+
+
+def test_history_lists_the_versions_of_a_lineage(recorded, tmp_path, capsys):
+    url = recorded["url"]
+    proc = run_cli(tmp_path, "history", f"@{recorded['v2']}", store=url)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("v1") and recorded["v1"] in lines[0]
+    assert lines[1].startswith("v2") and recorded["v2"] in lines[1]
+    out = run_inline(capsys, "history", f"@{recorded['report']}", store=url).stdout
+    assert "by report()" in out
+
+
+@pytest.fixture(scope="module")
+def exported(recorded):
+    path = recorded["tmp"] / "export.json"
+    proc = run_cli(recorded["tmp"], "export", "json", str(path), store=recorded["url"])
+    assert proc.returncode == 0, proc.stderr
+    assert str(recorded["versions"]) in proc.stdout
+    return json.loads(path.read_text())
+
+
+def test_export_json_writes_every_version(recorded, exported):
+    doc = exported
+    assert doc["store"] == recorded["url"]
+    versions = {v["ecs_id"]: v for v in doc["versions"]}
+    assert len(versions) == recorded["versions"]
+    v1, v2 = versions[recorded["v1"]], versions[recorded["v2"]]
+    assert v1["type"] == "store_models:Student"
+    assert v1["data"]["name"] == "Ada" and v2["data"]["name"] == "Grace"
+    assert v2["previous_ecs_id"] == recorded["v1"]
+    assert len(v1["children"]) == 2
+    assert versions[recorded["report"]]["derived_from_function"] == "report"
+    assert versions[recorded["report"]]["derived_from_execution_id"] == recorded["executions"][0]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: 'export json' loses the data of every entity whose class the CLI process cannot import "
+    "(every class defined in a notebook): cli._export writes rec.type_path "
+    "('ecs_notebook.entity:UntypedEntity') and rec.plain_dict() ({'type_path': ...}) instead of the "
+    "stored class path and untyped_data",
+)
+def test_export_json_keeps_entities_whose_class_is_not_importable(recorded, exported):
+    ghost = {v["ecs_id"]: v for v in exported["versions"]}[recorded["ghost"]]
+    assert ghost["type"] == "cli_ghost_not_importable:CliGhost"
+    assert ghost["data"]["label"] == "only-in-the-notebook"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: 'export json' omits the values of fields that may hold entities (Any, list/dict of "
+    "entities, ...): cli._export exports rec.plain_dict() only, never the templates, so Holder.value "
+    "(an Any field holding {'k': [1, 2]}) is missing from the export",
+)
+def test_export_json_keeps_fields_that_may_hold_entities(recorded, exported):
+    holder = {v["ecs_id"]: v for v in exported["versions"]}[recorded["holder"]]
+    assert holder["data"]["note"] == "n"
+    assert holder["data"]["value"] == {"k": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("command", "address"),
+    [
+        ("show", "@not-a-uuid"),
+        ("show", "no-at-sign"),
+        ("show", "@00000000-0000-4000-8000-000000000000"),
+        ("show", "@{v1}.no_such_field"),
+        ("show", "@{v1}.courses.9"),
+        ("history", "@zz"),
+        ("history", "@00000000-0000-4000-8000-000000000000"),
+    ],
+    ids=["malformed", "no-at", "unknown-id", "bad-field", "bad-index", "history-malformed", "history-unknown"],
+)
+def test_bad_address_exits_1_with_one_clear_line(recorded, tmp_path, capsys, command, address):
+    args = (command, address.format(v1=recorded["v1"]))
+    if address in ("@not-a-uuid", "@{v1}.no_such_field"):
+        proc = run_cli(tmp_path, *args, store=recorded["url"])  # the real entry point
+    else:
+        proc = run_inline(capsys, *args, store=recorded["url"])
+    line = _one_error_line(proc)
+    assert len(line) < 400
+    assert proc.stdout == ""
+
+
+def test_a_corrupt_store_exits_1_and_is_left_untouched(tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"not sqlite" * 100)
+    line = _one_error_line(run_cli(tmp_path, "summary", store=sqlite_url(bad)))
+    assert "bad.db" in line
+    assert bad.read_bytes() == b"not sqlite" * 100
+
+
+def test_unknown_store_url_exits_1(tmp_path, capsys):
+    _one_error_line(run_cli(tmp_path, "summary", store="mysql://db/x"))
+    line = _one_error_line(run_inline(capsys, "summary", store="postgresql://user:pw@db/x"))
+    assert "PostgreSQL" in line and "pw" not in line
+
+
+def test_store_from_the_environment_variable(recorded, tmp_path):
+    env = child_env()
+    env["ECS_NOTEBOOK_STORE"] = recorded["url"]
+    proc = subprocess.run([sys.executable, "-m", "ecs_notebook.cli", "summary"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert recorded["url"] in proc.stdout
+
+
+def test_usage_errors_exit_non_zero(tmp_path):
+    proc = run_cli(tmp_path)
+    assert proc.returncode == 2
+    assert "usage" in proc.stderr.lower()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="DESIGN ISSUE: the read-only inspection commands create the store when it does not exist: "
+    "'ecs-notebook summary' run in the wrong folder silently creates .ecs_notebook/lineage.db (or the "
+    "named file) and reports 0 versions instead of saying there is no store there",
+)
+def test_inspecting_a_missing_store_does_not_create_it(tmp_path):
+    missing = tmp_path / "nowhere" / "lineage.db"
+    proc = run_cli(tmp_path, "summary", store=sqlite_url(missing))
+    assert not missing.exists()
+    assert proc.returncode == 1

@@ -1,0 +1,529 @@
+"""The lineage graph (DESIGN A5): networkx model, node/edge kinds, incremental upkeep, acyclicity, stores."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+
+import networkx as nx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from lineage_models import (
+    BUILDERS,
+    PYTHON,
+    Report,
+    Sample,
+    Student,
+    Wrap,
+    child_env,
+    last_execution_id,
+    register_all,
+    sample,
+    student,
+)
+
+import ecs_notebook
+from ecs_notebook import CallableRegistry, EntityRegistry, ParameterEntity, create_composite_entity, lineage_graph
+from ecs_notebook.lineage.graph import LineageGraph, default_graph
+from ecs_notebook.testing import fresh_state
+
+
+def named_edges(names, g):
+    """The graph's edges as (from-name, to-name, kind, field) tuples."""
+    out = []
+    for u, v, a in g.edges(data=True):
+        (fu,) = names.of([u])
+        (fv,) = names.of([v])
+        out.append((fu, fv, a["kind"], a.get("field")))
+    return sorted(out, key=lambda t: tuple(str(x) for x in t))
+
+
+def edge_set(g):
+    return sorted((u, v, a["kind"], a.get("field")) for u, v, a in g.edges(data=True))
+
+
+# -- node and edge kinds, scenario by scenario -----------------------------------------------------
+# Every edge of each hand-built lineage, written out from DESIGN A5 (not read back from the code).
+
+EDGES = {
+    "pipeline": [
+        ("a0", "a1", "version", None),
+        ("a0", "x:clean", "input", None),
+        ("x:clean", "a1", "output", None),
+        ("a1", "x:report", "input", None),
+        ("x:report", "r", "output", None),
+        ("r", "x:summarize", "input", None),
+        ("x:summarize", "m", "output", None),
+    ],
+    "fan_out": [
+        ("s", "x:split", "input", None),
+        ("x:split", "lo", "output", None),
+        ("x:split", "hi", "output", None),
+        ("lo", "x:slo", "input", None),
+        ("x:slo", "slo", "output", None),
+        ("hi", "x:shi", "input", None),
+        ("x:shi", "shi", "output", None),
+    ],
+    "fan_in": [
+        ("a", "x:ra", "input", None),
+        ("x:ra", "ra", "output", None),
+        ("b", "x:rb", "input", None),
+        ("x:rb", "rb", "output", None),
+        ("o", "x:ro", "input", None),
+        ("x:ro", "ro", "output", None),
+        ("ra", "x:merge", "input", None),
+        ("rb", "x:merge", "input", None),
+        ("x:merge", "m", "output", None),
+    ],
+    "versions": [
+        ("e0", "e1", "version", None),
+        ("e1", "e2", "version", None),
+        ("e1", "x:report", "input", None),
+        ("x:report", "r", "output", None),
+    ],
+    "borrows": [
+        ("src", "comp", "borrow", "label"),
+        ("src", "tgt", "borrow", "label"),
+        ("comp", "x:summarize", "input", None),
+        ("x:summarize", "s2", "output", None),
+    ],
+    "tree": [
+        # s0 and s1 (grade's new version) share their unchanged children
+        ("s0", "alg0", "child", None),
+        ("s0", "bio", "child", None),
+        ("s0", "adv", "child", None),
+        ("s1", "alg0", "child", None),
+        ("s1", "bio", "child", None),
+        ("s1", "adv", "child", None),
+        ("s0", "s1", "version", None),
+        ("s0", "x:grade", "input", None),
+        ("x:grade", "s1", "output", None),
+        # pick() detached a changed child: a new version of the child's lineage
+        ("alg0", "alg1", "version", None),
+        ("s0", "x:pick", "input", None),
+        ("x:pick", "alg1", "output", None),
+    ],
+}
+
+
+@pytest.mark.parametrize("scenario", list(EDGES), ids=list(EDGES))
+def test_edges_of_hand_built_lineages(scenario):
+    names = BUILDERS[scenario]()
+    g = lineage_graph()
+    assert isinstance(g, nx.MultiDiGraph)
+    assert set(g.nodes) == set(names.values()), "nodes are exactly the named versions and executions"
+    assert named_edges(names, g) == sorted(EDGES[scenario], key=lambda t: tuple(str(x) for x in t))
+    assert nx.is_directed_acyclic_graph(g)
+
+
+@pytest.mark.parametrize("scenario", list(BUILDERS), ids=list(BUILDERS))
+def test_node_kinds_and_attributes(scenario):
+    names = BUILDERS[scenario]()
+    g = lineage_graph()
+    for name, node in names.items():
+        a = g.nodes[node]
+        assert isinstance(node, str)
+        if name.startswith("x:"):
+            assert a["kind"] == "execution"
+            rec = EntityRegistry.get(node)
+            assert a["function_name"] == rec.function_name
+            assert a["succeeded"] is True
+            assert a["duration_s"] == rec.duration_s
+        else:
+            assert a["kind"] == "entity"
+            e = EntityRegistry.get(node)
+            assert a["type"] == type(e).__name__
+            assert a["lineage_id"] == str(e.lineage_id)
+            assert a["created_at"] == e.created_at.isoformat()
+            assert isinstance(a["label"], str) and a["label"].startswith(type(e).__name__)
+
+
+def test_edge_endpoints_match_edge_kinds():
+    for build in BUILDERS.values():
+        with fresh_state():
+            build()
+            g = lineage_graph()
+            for u, v, a in g.edges(data=True):
+                ku, kv = g.nodes[u]["kind"], g.nodes[v]["kind"]
+                expected = {"input": ("entity", "execution"), "output": ("execution", "entity")}.get(a["kind"], ("entity", "entity"))
+                assert (ku, kv) == expected, (a, ku, kv)
+
+
+def test_label_uses_a_name_like_field():
+    s = sample("Grace Hopper", 1.0)
+    assert lineage_graph().nodes[str(s.ecs_id)]["label"] == "Sample Grace Hopper"
+
+
+def test_composite_input_is_recorded_but_not_a_node():
+    register_all()
+    s = student()
+    out = CallableRegistry.execute("grade", s=s, bonus=2.0)  # a plain parameter: a ParameterEntity composite
+    execution = CallableRegistry.executions()[-1]
+    composite = execution.input_entity_id
+    assert EntityRegistry.has(composite)
+    assert isinstance(EntityRegistry.get(composite), ParameterEntity)
+    g = lineage_graph()
+    assert str(composite) not in g
+    assert [u for u, _, k in g.in_edges(str(execution.ecs_id), data="kind") if k == "input"] == [str(s.ecs_id)]
+    assert g.has_edge(str(execution.ecs_id), str(out.ecs_id))
+
+
+def test_returned_unchanged_input_gets_no_output_edge():
+    register_all()
+    a = sample()
+    out = CallableRegistry.execute("same", a=a)
+    assert out.ecs_id == a.ecs_id
+    x = last_execution_id()
+    g = lineage_graph()
+    assert [(u, v, k) for u, v, k in g.edges(data="kind")] == [(str(a.ecs_id), x, "input")]
+    assert nx.is_directed_acyclic_graph(g)
+
+
+def test_failed_execution_is_a_node_with_inputs_and_no_outputs():
+    register_all()
+    a = sample()
+    with pytest.raises(RuntimeError):
+        CallableRegistry.execute("boom", a=a)
+    x = last_execution_id()
+    g = lineage_graph()
+    assert g.nodes[x]["kind"] == "execution"
+    assert g.nodes[x]["succeeded"] is False
+    assert g.nodes[x]["function_name"] == "boom"
+    assert list(g.in_edges(x, data="kind")) == [(str(a.ecs_id), x, "input")]
+    assert list(g.out_edges(x)) == []
+
+
+def test_fan_out_outputs_are_siblings_not_linked():
+    names = BUILDERS["fan_out"]()
+    g = lineage_graph()
+    assert not nx.has_path(g, names["lo"], names["hi"])
+    assert not nx.has_path(g, names["hi"], names["lo"])
+
+
+def test_multiple_borrowed_fields_give_one_borrow_edge_each():
+    src = sample("src", 3.0)
+    tgt = create_composite_entity(Report, {"label": f"@{src.ecs_id}.name", "score": f"@{src.ecs_id}.value"})
+    g = lineage_graph()
+    fields = sorted(a["field"] for u, v, a in g.edges(data=True) if a["kind"] == "borrow")
+    assert fields == ["label", "score"]
+    assert all(u == str(src.ecs_id) and v == str(tgt.ecs_id) for u, v, k in g.edges(data="kind") if k == "borrow")
+
+
+# -- incremental upkeep ---------------------------------------------------------------------------
+
+
+def test_graph_is_one_object_kept_up_to_date():
+    register_all()
+    a = sample()
+    g = lineage_graph()
+    assert set(g) == {str(a.ecs_id)}
+    a1 = CallableRegistry.execute("clean", a=a)
+    assert lineage_graph() is g, "the same MultiDiGraph grows; it is never rebuilt"
+    assert str(a1.ecs_id) in g
+    assert g.has_edge(str(a.ecs_id), str(a1.ecs_id))
+
+
+def test_graph_created_late_reads_what_was_recorded_before():
+    names = BUILDERS["pipeline"]()
+    assert DEFAULT_GRAPH_IS_LAZY()
+    assert set(lineage_graph()) == set(names.values())
+
+
+def DEFAULT_GRAPH_IS_LAZY():  # noqa: N802 - reads like a statement in the test above
+    from ecs_notebook.lineage.graph import DEFAULT_GRAPH
+
+    return DEFAULT_GRAPH.graph is None
+
+
+def test_incremental_graph_equals_graph_built_from_the_store():
+    register_all()
+    lineage_graph()  # subscribe first: everything below arrives as events
+    for build in BUILDERS.values():
+        build()
+    fresh = LineageGraph()
+    try:
+        rebuilt = fresh.nx()
+    finally:
+        fresh._close_state()
+    g = lineage_graph()
+    assert dict(g.nodes(data=True)) == dict(rebuilt.nodes(data=True))
+    assert edge_set(g) == edge_set(rebuilt)
+
+
+def test_node_attributes_filled_in_when_a_node_was_seen_first_as_a_reference():
+    # A version edge or input edge can name a node before its record arrives; once it arrives,
+    # the networkx view shows its attributes even if it was synced in between.
+    register_all()
+    a = sample("first")
+    g = lineage_graph()
+    a.value = 9.0
+    EntityRegistry.version_entity(a)
+    lineage_graph()
+    for node, attrs in g.nodes(data=True):
+        assert attrs["kind"] == "entity"
+        assert attrs["type"] == "Sample"
+        assert attrs["label"] == "Sample first"
+
+
+# -- acyclicity under random call sequences (hypothesis) -------------------------------------------
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("new"), st.integers(0, 9)),
+        st.tuples(st.just("edit"), st.integers(0, 99), st.integers(0, 9)),
+        st.tuples(st.sampled_from(["clean", "report", "split", "same", "boom"]), st.integers(0, 99)),
+        st.tuples(st.just("merge"), st.integers(0, 99), st.integers(0, 99)),
+        st.tuples(st.sampled_from(["pick", "grade", "edit_student", "detach_child", "new_student"]), st.integers(0, 99)),
+        st.tuples(st.sampled_from(["compose", "borrow"]), st.integers(0, 99)),
+        st.tuples(st.just("look"), st.just(0)),
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+def _apply(op, samples, reports, students):
+    kind, i = op[0], op[1]
+    if kind == "new":
+        samples.append(sample(f"n{i}", float(i)))
+    elif kind == "new_student":
+        students.append(student())
+    elif kind == "look":
+        lineage_graph()  # sync midway: later additions must be applied on top
+    elif kind == "edit":
+        a = samples[i % len(samples)]
+        a.value = float(op[2]) + 0.5
+        EntityRegistry.version_entity(a)
+    elif kind in ("clean", "same"):
+        samples.append(CallableRegistry.execute(kind, a=samples[i % len(samples)]))
+    elif kind == "report":
+        reports.append(CallableRegistry.execute("report", a=samples[i % len(samples)]))
+    elif kind == "split":
+        reports.extend(CallableRegistry.execute("split", a=samples[i % len(samples)]))
+    elif kind == "boom":
+        with pytest.raises(RuntimeError):
+            CallableRegistry.execute("boom", a=samples[i % len(samples)])
+    elif kind == "merge":
+        if reports:
+            reports.append(CallableRegistry.execute("merge", x=reports[i % len(reports)], y=reports[op[2] % len(reports)]))
+    elif kind in ("pick", "grade", "edit_student", "detach_child"):
+        if not students:
+            students.append(student())
+        s = students[i % len(students)]
+        if kind == "pick" and s.courses:
+            CallableRegistry.execute("pick", s=s)
+        elif kind == "grade":
+            students.append(CallableRegistry.execute("grade", s=s))
+        elif kind == "edit_student":
+            if s.courses:
+                s.courses[0].credits += 1
+            else:
+                s.gpa += 1
+            EntityRegistry.version_entity(s)
+        elif kind == "detach_child" and s.courses:
+            c = s.courses.pop(0)
+            c.detach()
+            EntityRegistry.version_entity(s)
+    elif kind == "compose":
+        src = samples[i % len(samples)]
+        create_composite_entity(Report, {"label": f"@{src.ecs_id}.name", "score": 1.0})
+    elif kind == "borrow":
+        t = Report()
+        t.borrow_attribute_from(samples[i % len(samples)], "name", "label")
+        t.promote_to_root()
+
+
+@settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(ops=OPS)
+def test_graph_stays_acyclic_and_holds_every_version(ops):
+    with fresh_state():
+        register_all()
+        samples, reports, students = [sample("seed", 1.0)], [], []
+        for op in ops:
+            _apply(op, samples, reports, students)
+        g = lineage_graph()
+        assert nx.is_directed_acyclic_graph(g), nx.find_cycle(g)
+        recorded = list(EntityRegistry.store.iter_records())
+        for rec in recorded:
+            if issubclass(rec.cls, ParameterEntity):
+                assert str(rec.ecs_id) not in g
+            else:
+                assert str(rec.ecs_id) in g, f"{rec.cls.__name__} {rec.ecs_id} is recorded but not a node"
+        for u, v, k in g.edges(data="kind"):
+            if k == "input":
+                assert g.nodes[u]["kind"] == "entity" and g.nodes[v]["kind"] == "execution"
+            elif k == "output":
+                assert g.nodes[u]["kind"] == "execution" and g.nodes[v]["kind"] == "entity"
+            else:
+                assert g.nodes[u]["kind"] == g.nodes[v]["kind"] == "entity"
+        # incremental upkeep ends where a graph built from the recorded events ends
+        fresh = LineageGraph()
+        try:
+            assert edge_set(fresh.nx()) == edge_set(g)
+        finally:
+            fresh._close_state()
+
+
+# -- known ways to break the contract --------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: an output that holds an unchanged input as a child records that input's version as its "
+    "child: input -> execution -> output -> (child) input is a cycle (A4/A5: the graph is always a DAG)",
+)
+def test_output_holding_its_input_keeps_the_graph_acyclic():
+    register_all()
+    s = student()
+    w = CallableRegistry.execute("wrap", s=s)
+    assert isinstance(w, Wrap)
+    g = lineage_graph()
+    assert nx.is_directed_acyclic_graph(g)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: create_composite_entity with an entity value keeps the source's ecs_id for the copied child, "
+    "so the graph gets source -> (borrow) composite -> (child) source: a cycle",
+)
+def test_composite_entity_with_an_entity_field_keeps_the_graph_acyclic():
+    s = student()
+    w = create_composite_entity(Wrap, {"student": s, "note": "x"})
+    assert w.attribute_source["student"] == s.ecs_id
+    assert nx.is_directed_acyclic_graph(lineage_graph())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: borrow edges are only added for entities not derived from a function; a field borrowed inside "
+    "a function from an entity that is not an input leaves no edge (A5: upstream follows borrow edges)",
+)
+def test_borrow_inside_a_function_from_a_non_input_is_an_edge():
+    register_all()
+    lookup = sample("lookup", 4.0)
+
+    def annotate(a: Sample) -> Report:
+        out = Report(score=a.value)
+        out.borrow_attribute_from(lookup, "name", "label")
+        return out
+
+    CallableRegistry.register(annotate)
+    r = CallableRegistry.execute("annotate", a=sample("input"))
+    assert r.attribute_source["label"] == lookup.ecs_id  # provenance is recorded on the entity ...
+    g = lineage_graph()
+    assert (str(lookup.ecs_id), str(r.ecs_id), "borrow") in [(u, v, k) for u, v, k in g.edges(data="kind")]  # ... not in the graph
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a later version of a function output that borrows a field (borrow_attribute_from + "
+    "version_entity) still carries derived_from_execution_id, so its borrow edge is never added",
+)
+def test_borrow_into_a_function_output_is_an_edge():
+    register_all()
+    r = CallableRegistry.execute("report", a=sample("a"))
+    src = sample("elsewhere")
+    r.borrow_attribute_from(src, "name", "label")
+    assert EntityRegistry.version_entity(r)
+    g = lineage_graph()
+    assert (str(src.ecs_id), str(r.ecs_id), "borrow") in [(u, v, k) for u, v, k in g.edges(data="kind")]
+
+
+# -- stores ----------------------------------------------------------------------------------------
+
+
+def test_store_switch_resets_the_graph_to_the_new_store(tmp_path):
+    register_all()
+    before = sample("memory only")
+    g = lineage_graph()
+    assert str(before.ecs_id) in g
+    ecs_notebook.connect(f"sqlite:///{tmp_path / 'a.db'}")
+    assert str(before.ecs_id) not in lineage_graph(), "the graph shows the connected store"
+    names = BUILDERS["pipeline"]()
+    g_sqlite = lineage_graph()
+    assert set(g_sqlite) == set(names.values())
+    expected = edge_set(g_sqlite)
+    ecs_notebook.connect("memory://")
+    assert lineage_graph().number_of_nodes() == 0
+    ecs_notebook.connect(f"sqlite:///{tmp_path / 'a.db'}")
+    assert edge_set(lineage_graph()) == expected, "reconnecting reads the same lineage back"
+
+
+_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import ecs_notebook
+    from ecs_notebook import lineage_graph
+    ecs_notebook.connect(sys.argv[1])
+    g = lineage_graph()
+    print(json.dumps({
+        "nodes": sorted([n, a["kind"], a.get("type"), a.get("function_name"), a.get("succeeded")] for n, a in g.nodes(data=True)),
+        "edges": sorted([u, v, a["kind"], a.get("field")] for u, v, a in g.edges(data=True)),
+    }))
+    """
+)
+
+
+def _graph_in_child(url):
+    proc = subprocess.run([PYTHON, "-c", _CHILD, url], capture_output=True, text=True, env=child_env(), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _graph_here():
+    g = lineage_graph()
+    return {
+        "nodes": sorted([n, a["kind"], a.get("type"), a.get("function_name"), a.get("succeeded")] for n, a in g.nodes(data=True)),
+        "edges": sorted([u, v, a["kind"], a.get("field")] for u, v, a in g.edges(data=True)),
+    }
+
+
+def test_graph_without_executions_survives_a_new_process(tmp_path):
+    url = f"sqlite:///{tmp_path / 'lineage.db'}"
+    ecs_notebook.connect(url)
+    a = sample("a")
+    a.value = 2.0
+    EntityRegistry.version_entity(a)  # version edge
+    create_composite_entity(Report, {"label": f"@{a.ecs_id}.name"})  # borrow edge
+    s = student()  # child edges
+    s.courses[0].credits = 9
+    EntityRegistry.version_entity(s)
+    here = _graph_here()
+    assert {e[2] for e in here["edges"]} == {"version", "borrow", "child"}
+    assert _graph_in_child(url) == json.loads(json.dumps(here))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: in a new process every call's composite input reloads as an UntypedEntity (its generated "
+    "class '<fn>_Input_<n>' cannot be imported there), is no longer recognised as a ParameterEntity and "
+    "becomes a graph node, with child edges to the call's inputs (A5: the composite is no graph node)",
+)
+@pytest.mark.parametrize("scenario", ["pipeline", "fan_in", "tree"], ids=["pipeline", "fan_in", "tree"])
+def test_graph_with_executions_survives_a_new_process(tmp_path, scenario):
+    url = f"sqlite:///{tmp_path / 'lineage.db'}"
+    ecs_notebook.connect(url)
+    BUILDERS[scenario]()
+    here = _graph_here()
+    there = _graph_in_child(url)
+    assert there == json.loads(json.dumps(here))
+
+
+def test_default_graph_is_part_of_fresh_state():
+    sample("outer")
+    outer = default_graph()
+    with fresh_state():
+        assert default_graph() is not outer
+        assert lineage_graph().number_of_nodes() == 0
+    assert default_graph() is outer
+
+
+def test_students_children_are_nodes_with_child_edges():
+    s = student()
+    g = lineage_graph()
+    kids = {v for _, v, k in g.out_edges(str(s.ecs_id), data="kind") if k == "child"}
+    assert kids == {str(c.ecs_id) for c in s.courses} | {str(s.advisor.ecs_id)}
+    assert all(g.nodes[k]["type"] == "Course" for k in kids)
+    assert isinstance(s, Student)
