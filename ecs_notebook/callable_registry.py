@@ -255,7 +255,7 @@ class CallableRegistryType:
         call = _Call(meta, cfg, cfg.unpack_tuples if unpack is None else unpack, self._config)
         try:
             t = call.mark()
-            call.inputs = resolve_inputs(meta, kwargs, call.execution_id)
+            call.inputs = resolve_inputs(meta, kwargs, call.execution_id, call.started_at)
             call.mark("resolve_inputs", t)
         except EcsError as exc:
             self._fail(call, exc)
@@ -340,7 +340,7 @@ class CallableRegistryType:
         t = call.mark()
         if call.trace is not None:
             data["trace"] = call.trace  # the "record" phase is timed below, on the live copy only
-        batch = [*records, record_from_data(FunctionExecution, data, call.execution_id)]
+        batch = [*records, record_from_data(FunctionExecution, data, call.execution_id, call.started_at)]
         if composite is not None:
             batch.insert(0, composite)
             roots = [composite.ecs_id, *roots]

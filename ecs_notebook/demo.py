@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
             print(text[:1200])
             print()
     print(f"Executed notebook: {out / src.name}")
-    print(f"Lineage store:     {out / '.ecs_notebook' / 'lineage.db'}  (inspect: ecs-notebook -s sqlite:///{out}/.ecs_notebook/lineage.db summary)")
+    print(
+        f"Lineage store:     {out / '.ecs_notebook' / 'lineage.db'}\n"
+        f"                   (inspect: ecs-notebook -s sqlite:///{out}/.ecs_notebook/lineage.db summary)"
+    )
     print(f"Offline lineage:   {out / 'lineage.html'}  (open it in a browser)")
     print(f"Interactive:       jupyter lab {src}")
     return 0

@@ -34,9 +34,10 @@ class _In:
 class CallInputs:
     """Everything a call knows about its inputs, from validation to the copies it passes on."""
 
-    def __init__(self, meta: FunctionMetadata, execution_id: UUID) -> None:
+    def __init__(self, meta: FunctionMetadata, execution_id: UUID, started_at: Any = None) -> None:
         self.meta = meta
         self.execution_id = execution_id
+        self.started_at = started_at if started_at is not None else utcnow()
         #: per parameter: the value, with _In objects where entities stand
         self.shapes: dict[str, Any] = {}
         self.sources: dict[str, Any] = {}
@@ -80,7 +81,7 @@ class CallInputs:
             VersionRecord,
             (
                 cid,
-                new_id(),
+                cid,  # its own one-version lineage
                 cls,
                 plain,
                 templates,
@@ -88,7 +89,7 @@ class CallInputs:
                 cid,
                 None,
                 (),
-                utcnow(),
+                self.started_at,
                 None,
                 self.sources,
                 None,
@@ -205,7 +206,7 @@ def _template(shape: Any, slots: list[UUID]) -> Any:
 # -- phase 1: validation (records nothing) ---------------------------------------------------
 
 
-def resolve_inputs(meta: FunctionMetadata, kwargs: dict[str, Any], execution_id: UUID) -> CallInputs:
+def resolve_inputs(meta: FunctionMetadata, kwargs: dict[str, Any], execution_id: UUID, started_at: Any = None) -> CallInputs:
     """Validate the arguments of a call against the function's parameters; record nothing.
 
     Raises:
@@ -220,7 +221,7 @@ def resolve_inputs(meta: FunctionMetadata, kwargs: dict[str, Any], execution_id:
     if missing:
         msg = f"{meta.name}() is missing required parameter(s): {', '.join(missing)}. Signature: {meta.name}{meta.signature}"
         raise InputValidationError(msg)
-    call = CallInputs(meta, execution_id)
+    call = CallInputs(meta, execution_id, started_at)
     for p in params.values():
         value = kwargs[p.name] if p.name in kwargs else p.default
         shape, source = _resolve_param(meta, p, value, call)

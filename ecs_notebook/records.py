@@ -195,19 +195,18 @@ def fast_new(cls: type[Entity], data: dict[str, Any], *, as_root: bool = True) -
     return obj
 
 
-def record_from_data(cls: type[Entity], data: dict[str, Any], ecs_id: UUID) -> VersionRecord:
+def record_from_data(cls: type[Entity], data: dict[str, Any], ecs_id: UUID, created_at: Any) -> VersionRecord:
     """Record a new one-entity root of ``cls`` straight from ``data`` (which the caller gives up).
 
-    For internal entities (executions) that need no live object: no copy, no validation.
+    For internal entities (executions) that need no live object: no copy, no validation. A new
+    lineage starts here, so its id is the first version's id.
     """
-    from ._ids import utcnow
-
     info = class_info(cls)
     return _tuple_new(
         VersionRecord,
         (
             ecs_id,
-            new_id(),
+            ecs_id,
             cls,
             info.plain_getter(data),
             None,
@@ -215,7 +214,7 @@ def record_from_data(cls: type[Entity], data: dict[str, Any], ecs_id: UUID) -> V
             ecs_id,
             None,
             (),
-            utcnow(),
+            created_at,
             None,
             dict.fromkeys(info.data_fields),
             None,

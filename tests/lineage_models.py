@@ -65,6 +65,27 @@ class Shelf(Entity):
     meta: dict[str, list[str]] = {}
 
 
+class Group(Entity):
+    name: str = ""
+    items: list[Sample] = []
+
+
+class Library(Entity):
+    """Two levels of many children: groups of samples."""
+
+    title: str = ""
+    groups: list[Group] = []
+
+
+def library(groups: int, per_group: int) -> Library:
+    lib = Library(
+        title="lib",
+        groups=[Group(name=f"g{g}", items=[Sample(name=f"s{g}.{k}", value=float(k)) for k in range(per_group)]) for g in range(groups)],
+    )
+    lib.promote_to_root()
+    return lib
+
+
 # -- registered functions (module level, registered again in every fresh state) ------------------
 
 
@@ -115,12 +136,16 @@ def grade(s: Student, bonus: float = 0.5) -> Student:
     return s
 
 
+def describe(c: Course) -> Report:
+    return Report(label=c.name, score=float(c.credits))
+
+
 def wrap(s: Student) -> Wrap:
     """CREATION whose output holds the (unchanged) input as a child."""
     return Wrap(student=s, note="wrapped")
 
 
-FUNCTIONS: tuple[Callable[..., object], ...] = (clean, report, summarize, split, merge, same, boom, pick, grade, wrap)
+FUNCTIONS: tuple[Callable[..., object], ...] = (clean, report, summarize, split, merge, same, boom, pick, grade, describe, wrap)
 
 
 def register_all() -> None:

@@ -277,22 +277,12 @@ def test_series_round_trips_with_its_name_and_index():
     pd.testing.assert_series_equal(back, s)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a DataFrame with non-string column labels (e.g. pd.DataFrame(np_array), columns 0, 1) is "
-    "stored with orient='table' but cannot be read back: pandas.read_json raises IntCastingNaNError, so "
-    "the whole entity version becomes unreadable (get() raises a pandas error)",
-)
 def test_dataframe_with_integer_column_labels_round_trips():
     df = pd.DataFrame(np.arange(6).reshape(3, 2))
     back = roundtrip(df)
     pd.testing.assert_frame_equal(back, df)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an unnamed Series comes back named 'values' (orient='table' names the column; codec._decode_frame keeps that name)",
-)
 def test_unnamed_series_stays_unnamed():
     back = roundtrip(pd.Series([1, 2, 3]))
     assert back.name is None
@@ -343,14 +333,6 @@ UNSTORABLE_BY_ENCODER_ERROR = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: values whose codec raises (DataFrame with MultiIndex columns: NotImplementedError from "
-    "to_json(orient='table'); a pydantic model holding an arbitrary type: PydanticSerializationError "
-    "from model_dump(mode='json'); an object whose repr() raises) are not turned into placeholders: the "
-    "exception escapes Encoder.encode and the whole version fails to record. Wrap each codec (and the "
-    "repr in _unstorable) in try/except and fall back to the placeholder",
-)
 @pytest.mark.parametrize(("name", "make"), UNSTORABLE_BY_ENCODER_ERROR, ids=[n for n, _ in UNSTORABLE_BY_ENCODER_ERROR])
 def test_a_codec_that_fails_falls_back_to_a_placeholder(name, make):
     enc = Encoder()
@@ -360,12 +342,6 @@ def test_a_codec_that_fails_falls_back_to_a_placeholder(name, make):
     assert isinstance(decode(json.loads(json.dumps(data))), UnstorableValue)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: timedelta is stored as float total_seconds(): microseconds are lost beyond ~100,000 days "
-    "and timedelta.max does not decode at all (OverflowError: days=1000000000), which makes the record "
-    "unreadable. Store [days, seconds, microseconds] instead",
-)
 @pytest.mark.parametrize(
     "td",
     [timedelta(days=10**8, microseconds=1), timedelta.max],
@@ -417,13 +393,6 @@ def test_dataframe_and_series_in_entity_fields_round_trip(db):
     pd.testing.assert_series_equal(back.value["series"], s)
 
 
-NAN_AS_NULL = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the typed plain codec (rows._PlainCodec) writes nan/inf in float-annotated fields as JSON "
-    "null (the TypedDict's __pydantic_config__ ser_json_inf_nan='constants' is not applied); reading back "
-    "fails validation, so the whole version comes back as an UntypedEntity with None for nan/inf",
-)
-
 TYPED_FIELDS = [
     ("aware", datetime, datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=timezone(timedelta(hours=5, minutes=45)))),
     ("naive", datetime, datetime(2024, 5, 6, 7, 8, 9, 10)),
@@ -436,15 +405,15 @@ TYPED_FIELDS = [
     ("level", Level, Level.LOW),
     ("raw", bytes, b"\x00\xffbinary"),
     ("pair", tuple[int, str], (1, "x")),
-    pytest.param("seq", tuple[float, ...], (1.5, float("inf"), float("-inf")), marks=NAN_AS_NULL),
+    ("seq", tuple[float, ...], (1.5, float("inf"), float("-inf"))),
     ("bag", set[int], {3, 1, 2}),
     ("frozen", frozenset[str], frozenset({"a"})),
     ("numbered", dict[int, str], {1: "a", 20: "b"}),
     ("tagged", dict[str, str], {"$t": "uuid", "v": "x"}),
-    pytest.param("ratio", float, float("nan"), marks=NAN_AS_NULL),
-    pytest.param("top", float, float("inf"), marks=NAN_AS_NULL),
+    ("ratio", float, float("nan")),
+    ("top", float, float("inf")),
     ("point", Point, Point(x=1.0, tags=["a", "b"])),
-    pytest.param("matrix", list[list[float]], [[1.0, float("nan")], []], marks=NAN_AS_NULL),
+    ("matrix", list[list[float]], [[1.0, float("nan")], []]),
     ("optional", int | None, None),
     ("array", np.ndarray, np.eye(3, dtype=np.int16)),
     ("frame", pd.DataFrame, pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})),
@@ -478,12 +447,6 @@ def test_entity_values_round_trip_through_the_store(db, value):
     assert same(back.value, value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a str holding a lone surrogate (e.g. os.fsdecode of a non-UTF-8 file name) cannot be "
-    "encoded as UTF-8: the write raises UnicodeEncodeError / PydanticSerializationError (not StoreError) "
-    "and the version is not recorded, instead of storing it escaped or as a placeholder with a warning",
-)
 @pytest.mark.parametrize("field", ["value", "note"])
 def test_string_with_a_lone_surrogate_is_still_recorded(db, field):
     h = Holder(**{field: "file-\udcff.csv"})

@@ -307,7 +307,7 @@ def _apply(op, samples, reports, students):
             CallableRegistry.execute("boom", a=samples[i % len(samples)])
     elif kind == "merge":
         if reports:
-            reports.append(CallableRegistry.execute("merge", x=reports[i % len(reports)], y=reports[op[2] % len(reports)]))
+            CallableRegistry.execute("merge", x=reports[i % len(reports)], y=reports[op[2] % len(reports)])
     elif kind in ("pick", "grade", "edit_student", "detach_child"):
         if not students:
             students.append(student())

@@ -202,6 +202,35 @@ def test_stored_bytes_grow_with_the_changed_path_not_the_tree(db):
     assert new_root * 20 < first_root, (new_root, first_root)
 
 
+def _stored_bytes(path) -> int:
+    return sum(len(v) for r in stored_rows(path) for v in r.values() if isinstance(v, (str, bytes)))
+
+
+def _bytes_per_edit(path, n_children: int, edits: int) -> float:
+    bag = make_bag(n_children)
+    bag.promote_to_root()
+    before = _stored_bytes(path)
+    for k in range(edits):
+        bag.items[(k * 7) % n_children].value += 1
+        EntityRegistry.version_entity(bag)
+    return (_stored_bytes(path) - before) / edits
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="DESIGN DEVIATION (A10 'stored bytes grow with the changed path, not the tree'): child "
+    "references are stored as deltas, but after MAX_DELTA_CHAIN (32) versions the whole child list is "
+    "written again, so the bytes stored per one-field edit, averaged over many edits, grow with the "
+    "tree (~N/32 x 38 B: 13 KB per edit at 10,000 children vs 1.6 KB at 10 in bench_store)",
+)
+def test_bytes_per_edit_averaged_over_many_edits_do_not_grow_with_the_tree(tmp_path):
+    ecs_notebook.connect(sqlite_url(tmp_path / "small.db"))
+    small = _bytes_per_edit(tmp_path / "small.db", 12, 40)
+    ecs_notebook.connect(sqlite_url(tmp_path / "big.db"))
+    big = _bytes_per_edit(tmp_path / "big.db", 3000, 40)
+    assert big <= 2 * small, f"{big:.0f} B per edit with 3,000 children vs {small:.0f} B with 12"
+
+
 def test_long_chains_of_small_edits_read_back_exactly(db):
     bag = make_bag(60)
     bag.promote_to_root()

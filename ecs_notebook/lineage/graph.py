@@ -88,12 +88,13 @@ class LineageGraph:
 
     def _add(self, records: list[VersionRecord]) -> None:
         done = self._done
+        batch = {rec.ecs_id.int for rec in records}
         for rec in records:
             if rec.ecs_id.int in done:
                 continue
             done.add(rec.ecs_id.int)
             cls = rec.cls
-            if issubclass(cls, ParameterEntity):
+            if _is_composite(rec):
                 continue  # composite inputs are recorded, but the graph links the real inputs
             if cls is FunctionExecution:
                 self._add_execution(rec)
@@ -114,9 +115,12 @@ class LineageGraph:
             if prev is not None:
                 self._edge(self._node(prev), i, VERSION)
             for child in rec.slots:
-                self._edge(i, self._node(child), CHILD)
-            if rec.derived_from_execution_id is None:
-                self._add_borrows(rec, i)
+                # Only parts recorded with this version: an unchanged part shared with earlier
+                # versions (or an input held by an output) keeps the edge from where it was
+                # first recorded, so the graph stays a DAG and grows with the changed path.
+                if child.int in batch:
+                    self._edge(i, self._node(child), CHILD)
+            self._add_borrows(rec, i)
 
     def _add_execution(self, rec: VersionRecord) -> None:
         v = rec.plain_dict()
@@ -144,8 +148,14 @@ class LineageGraph:
                 self._attrs[o]["semantics"] = getattr(sem, "value", str(sem))
 
     def _add_borrows(self, rec: VersionRecord, i: int) -> None:
+        # Values a function output took from its inputs are linked through the execution already.
+        linked = {s.int for s in rec.function_input_entities}
+        seen: set[tuple[int, str]] = set()
         for field, src in rec.attribute_source.items():
             for s in _sources(src):
+                if s.int in linked or (s.int, field) in seen:
+                    continue
+                seen.add((s.int, field))
                 j = self._index.get(s.int)
                 if j is not None and j != i and self._kind[j] == ENTITY:
                     self._edge(j, i, BORROW, field)
@@ -180,6 +190,13 @@ class LineageGraph:
 
     def __repr__(self) -> str:
         return f"<LineageGraph: {len(self._ids)} nodes, {len(self._edges)} edges>"
+
+
+def _is_composite(rec: VersionRecord) -> bool:
+    """A call's composite input: its class, or (reloaded without it) its shape of record."""
+    if issubclass(rec.cls, ParameterEntity):
+        return True
+    return rec.derived_from_execution_id is not None and rec.derived_from_function is None
 
 
 def _sources(src: Any) -> list[UUID]:

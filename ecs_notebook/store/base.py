@@ -109,10 +109,12 @@ class MemoryStore(Store):
         self._by_type: dict[str, list[UUID]] = {}
         self._executions: list[tuple[UUID, str, bool]] = []
         self._cache_keys: dict[str, UUID] = {}
+        self._exec_fields: tuple[int, ...] | None = None
         self._functions: dict[str, list[str]] = {}
 
     def write(self, records: list[VersionRecord], roots: list[UUID]) -> None:
         from ..execution import FunctionExecution
+        from ..typeinfo import class_info
 
         lineages, lineage_of, by_type = self._lineages, self._lineage_of, self._by_type
         last_cls: type | None = None
@@ -130,10 +132,13 @@ class MemoryStore(Store):
                 of_type = by_type.setdefault(rec.cls.__ecs_type__, [])
             of_type.append(eid)
             if rec.cls is FunctionExecution:
-                v = rec.plain_dict()
-                self._executions.append((eid, v["function_name"], v["succeeded"]))
-                if v["succeeded"] and v["cache_key"] and not v["cached"]:
-                    self._cache_keys[v["cache_key"]] = eid
+                if self._exec_fields is None:
+                    names = class_info(FunctionExecution).plain_fields
+                    self._exec_fields = tuple(names.index(n) for n in ("function_name", "succeeded", "cache_key", "cached"))
+                fn, ok, key, cached = (rec.plain[i] for i in self._exec_fields)
+                self._executions.append((eid, fn, ok))
+                if ok and key and not cached:
+                    self._cache_keys[key] = eid
         self._order.extend(records)
         self._roots.update(r.int for r in roots)
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import base64
 import enum
-import hashlib
 import importlib
 import io
 import math
@@ -71,8 +70,12 @@ class Encoder:
 
     def encode(self, v: Any) -> Any:
         t = type(v)
-        if t is str or t is int or t is bool or v is None:
+        if t is int or t is bool or v is None:
             return v
+        if t is str:
+            if v.isascii() or not _has_surrogate(v):
+                return v
+            return self._special(v, t)
         if t is float:
             return v if math.isfinite(v) else {T: "float", "v": repr(v)}
         if t is list:
@@ -98,19 +101,27 @@ class Encoder:
         if t is time:
             return {T: "time", "v": v.isoformat()}
         if t is timedelta:
-            return {T: "timedelta", "v": v.total_seconds()}
+            return {T: "timedelta", "v": [v.days, v.seconds, v.microseconds]}
         if t is Decimal:
             return {T: "decimal", "v": str(v)}
         if t is bytes or t is bytearray:
             return {T: "bytes", "v": base64.b64encode(v).decode()}
         if t is complex:
             return {T: "complex", "v": [v.real, v.imag]}
-        if isinstance(v, enum.Enum):
-            return {T: "enum", "c": type_path(t), "v": self.encode(v.value)}
         if t is UnstorableValue:  # a placeholder read back: store it as it was
             return {T: "unstorable", "c": v.type_name, "r": v.repr_text, "fp": v.fingerprint}
+        try:
+            return self._special(v, t)
+        except Exception:  # a codec that cannot handle this value: keep a placeholder, never lose the version
+            return self._unstorable(v)
+
+    def _special(self, v: Any, t: type) -> Any:
+        if isinstance(v, enum.Enum):
+            return {T: "enum", "c": type_path(t), "v": self.encode(v.value)}
         if isinstance(v, BaseModel):
             return {T: "model", "c": type_path(t), "v": v.model_dump(mode="json")}
+        if isinstance(v, str):  # a str subclass, or a string with lone surrogates
+            return {T: "str", "v": base64.b64encode(str(v).encode("utf-8", "surrogatepass")).decode()}
         mod = t.__module__.split(".")[0]
         if mod == "numpy":
             return self._numpy(v)
@@ -135,16 +146,27 @@ class Encoder:
         import pandas as pd
 
         if isinstance(v, pd.DataFrame):
-            return {T: "dataframe", "v": v.to_json(orient="table")}
+            if isinstance(v.columns, pd.MultiIndex) or isinstance(v.index, pd.MultiIndex):
+                msg = "MultiIndex frames have no lossless JSON form here"
+                raise NotImplementedError(msg)
+            if all(isinstance(c, str) for c in v.columns) and not isinstance(v.columns, pd.MultiIndex):
+                return {T: "dataframe", "v": v.to_json(orient="table")}
+            # non-string column labels: the split layout keeps them (Table Schema needs strings)
+            return {T: "dataframe", "o": "split", "v": v.to_json(orient="split"), "dt": [str(x) for x in v.dtypes]}
         if isinstance(v, pd.Series):
-            return {T: "series", "v": v.to_json(orient="table")}
+            return {
+                T: "series",
+                "v": v.to_frame(name="values" if v.name is None else v.name).to_json(orient="table"),
+                "unnamed": v.name is None,
+            }
         if isinstance(v, pd.Timestamp):
             return {T: "datetime", "v": v.isoformat()}
         return self._unstorable(v)
 
     def _unstorable(self, v: Any) -> Any:
-        text = repr(v)
-        tname = type_path(type(v))
+        placeholder = UnstorableValue.of(v)
+        text = placeholder.repr_text
+        tname = placeholder.type_name
         where = f" in field {self.field!r}" if self.field else ""
         warnings.warn(
             f"A value of type {tname}{where} cannot be stored (no codec; pickle is never used). "
@@ -152,7 +174,15 @@ class Encoder:
             UserWarning,
             stacklevel=6,
         )
-        return {T: "unstorable", "c": tname, "r": text[:2000], "fp": hashlib.sha256(text.encode()).hexdigest()}
+        return {T: "unstorable", "c": tname, "r": text, "fp": placeholder.fingerprint}
+
+
+def _has_surrogate(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def decode(v: Any) -> Any:
@@ -193,8 +223,21 @@ def _decode_ndarray(v: dict[str, Any]) -> Any:
 def _decode_frame(v: dict[str, Any], series: bool) -> Any:
     import pandas as pd
 
+    if v.get("o") == "split":
+        frame = pd.read_json(io.StringIO(v["v"]), orient="split")
+        for col, dtype in zip(frame.columns, v.get("dt", [])):
+            try:
+                frame[col] = frame[col].astype(dtype)
+            except (TypeError, ValueError):
+                pass
+        return frame
     frame = pd.read_json(io.StringIO(v["v"]), orient="table")
-    return frame.iloc[:, 0] if series else frame
+    if not series:
+        return frame
+    out = frame.iloc[:, 0]
+    if v.get("unnamed"):
+        out.name = None
+    return out
 
 
 _DECODERS: dict[str, Any] = {
@@ -210,7 +253,7 @@ _DECODERS: dict[str, Any] = {
     "datetime": lambda v: datetime.fromisoformat(v["v"]),
     "date": lambda v: date.fromisoformat(v["v"]),
     "time": lambda v: time.fromisoformat(v["v"]),
-    "timedelta": lambda v: timedelta(seconds=v["v"]),
+    "timedelta": lambda v: timedelta(*v["v"]) if isinstance(v["v"], list) else timedelta(seconds=v["v"]),
     "decimal": lambda v: Decimal(v["v"]),
     "bytes": lambda v: base64.b64decode(v["v"]),
     "complex": lambda v: complex(*v["v"]),
@@ -220,4 +263,5 @@ _DECODERS: dict[str, Any] = {
     "dataframe": lambda v: _decode_frame(v, False),
     "series": lambda v: _decode_frame(v, True),
     "unstorable": lambda v: UnstorableValue(v["c"], v["r"], v["fp"]),
+    "str": lambda v: base64.b64decode(v["v"]).decode("utf-8", "surrogatepass"),
 }

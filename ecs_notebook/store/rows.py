@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -20,7 +21,8 @@ from .codec import Encoder, decode, import_path
 #: Longest chain of child-reference deltas before a full list is written again.
 MAX_DELTA_CHAIN = 32
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
+# ensure_ascii keeps lone surrogates (file names from os.fsdecode) as \\ud8xx escapes SQLite can store.
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, check_circular=False).encode
 _loads = json.loads
 _tuple_new = tuple.__new__
 
@@ -64,7 +66,7 @@ class _PlainCodec:
 
     def dump(self, plain: tuple[Any, ...], enc: Encoder) -> tuple[str, bool]:
         """Return (json text, tagged?)."""
-        if self.adapter is not None and not self.tagged:
+        if self.adapter is not None and not self.tagged and not any(map(_needs_tags, plain)):
             try:
                 return self.adapter.dump_json(dict(zip(self.names, plain)), warnings="error").decode(), False
             except Exception:
@@ -75,6 +77,31 @@ class _PlainCodec:
         if tagged or self.adapter is None:
             return {k: decode(v) for k, v in _loads(text).items()}
         return self.adapter.validate_json(text)  # type: ignore[no-any-return]
+
+
+def _needs_tags(v: Any) -> bool:
+    """Values JSON through pydantic would not keep: NaN/inf floats, strings with lone surrogates."""
+    t = type(v)
+    if t is float:
+        return not math.isfinite(v)
+    if t is str:
+        return not v.isascii() and _has_surrogate(v)
+    if t is list or t is tuple or t is set or t is frozenset:
+        return any(map(_needs_tags, v))
+    if t is dict:
+        return any(map(_needs_tags, v.values())) or any(map(_needs_tags, v.keys()))
+    return False
+
+
+_INF = float("inf")
+
+
+def _has_surrogate(s: str) -> bool:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 _PLAIN_CONFIG: Any = {

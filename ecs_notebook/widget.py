@@ -1,0 +1,230 @@
+"""The lineage explorer widget: an anywidget view of the explorer payload, refreshed on every execution."""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ._ids import short
+from .callable_registry import CallableRegistry
+from .details import node_details
+from .entity import Entity
+from .execution import FunctionExecution
+from .lineage.export import to_html as export_html
+from .lineage.graph import default_graph
+from .lineage.payload import build_payload
+from .lineage.queries import resolve_id, stale
+from .registry import EntityRegistry
+
+STATIC = Path(__file__).parent / "static"
+DIRECTIONS = ("up", "down", "both")
+MAX_STALE_LINEAGES = 200  # stale marks are computed for at most this many outdated lineages in view
+
+
+class LineageExplorer(anywidget.AnyWidget):  # type: ignore[misc]
+    """Interactive lineage graph around ``target`` (an entity, ecs_id or address; None: the whole session).
+
+    Click a node to select it (``selected``, ``details``, ``selected_entity``); double-click to
+    focus on it (or to draw the nodes of a "+N more" aggregate). ``graph`` is refreshed before
+    ``CallableRegistry.execute`` returns; ``close()`` stops that. Errors of observers appear in
+    ``error`` (and in red in the widget).
+    """
+
+    _esm = STATIC / "explorer.js"
+    _css = STATIC / "explorer.css"
+
+    graph = traitlets.Dict().tag(sync=True)
+    selected = traitlets.Unicode("").tag(sync=True)
+    focus = traitlets.Unicode("").tag(sync=True)
+    depth = traitlets.Int(2, allow_none=True).tag(sync=True)
+    direction = traitlets.Unicode("both").tag(sync=True)
+    filters = traitlets.Dict().tag(sync=True)
+    expand = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    details = traitlets.Dict().tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    status = traitlets.Unicode("").tag(sync=True)
+    #: Entity types and function names recorded in the session (the choices of the filters).
+    filter_options = traitlets.Dict().tag(sync=True)
+    #: Incremented by the "export HTML" button; each change writes ``export_path``.
+    export_request = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, target: Any = None, depth: int | None = 2, direction: str = "both", **kwargs: Any) -> None:
+        focus = "" if target is None else str(resolve_id(target))
+        if direction not in DIRECTIONS:
+            msg = f"direction must be 'up', 'down' or 'both', not {direction!r}"
+            raise ValueError(msg)
+        # Built before the widget exists: a bad target raises here, where the caller sees it.
+        graph = _payload(focus, depth, direction, kwargs.get("filters") or {}, kwargs.get("expand") or [])
+        super().__init__(focus=focus, depth=depth, direction=direction, graph=graph, **kwargs)
+        #: Where the "export HTML" button writes (None: ``lineage-<focus>.html`` in the working directory).
+        self.export_path: str | Path | None = None
+        self._options_size = -1
+        self._update_options()
+        if self.selected:
+            self._guarded(self._show_details, f"selecting {self.selected!r}")
+        self.observe(self._on_view, names=["focus", "depth", "direction", "filters", "expand"])
+        self.observe(self._on_selected, names=["selected"])
+        self.observe(self._on_export, names=["export_request"])
+        self._unsubscribe: Callable[[], None] | None = CallableRegistry.on_execution(_hook(self))
+
+    # -- Python API --------------------------------------------------------------------------
+
+    @property
+    def selected_entity(self) -> Entity | None:
+        """A copy of the selected entity version (None when nothing, an execution or an aggregate is selected)."""
+        sel = self.selected
+        if not sel or sel.startswith("more:") or not EntityRegistry.has(sel):
+            return None
+        if EntityRegistry.record(sel).cls is FunctionExecution:
+            return None
+        return EntityRegistry.get(sel)
+
+    def refresh(self) -> None:
+        """Rebuild ``graph`` from the lineage now (selection and view are kept)."""
+        self._rebuild()
+
+    def to_html(self, path: str | Path) -> Path:
+        """Write the standalone, offline HTML page of this view (same target, depth, direction)."""
+        return export_html(path, target=self.focus or None, depth=self.depth if self.focus else None, direction=self.direction)
+
+    def close(self) -> None:
+        """Stop following executions and close the widget (and its views)."""
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()
+            self._unsubscribe = None
+        super().close()
+
+    # -- traits ------------------------------------------------------------------------------
+
+    @traitlets.validate("direction")
+    def _valid_direction(self, proposal: Any) -> str:
+        value = proposal["value"]
+        if value not in DIRECTIONS:
+            msg = f"direction must be 'up', 'down' or 'both', not {value!r}"
+            raise traitlets.TraitError(msg)
+        return str(value)
+
+    @traitlets.validate("depth")
+    def _valid_depth(self, proposal: Any) -> int | None:
+        value = proposal["value"]
+        if value is not None and value < 0:
+            msg = f"depth must be a number of steps (>= 0) or None for no limit, not {value!r}"
+            raise traitlets.TraitError(msg)
+        return value  # type: ignore[no-any-return]
+
+    def _on_view(self, change: Any) -> None:
+        self._guarded(self._rebuild, f"showing {change['name']}={change['new']!r}")
+
+    def _on_selected(self, change: Any) -> None:
+        self._guarded(self._show_details, f"selecting {change['new']!r}")
+
+    def _on_export(self, change: Any) -> None:
+        def export() -> None:
+            path = Path(self.export_path or f"lineage-{short(self.focus) if self.focus else 'session'}.html")
+            out = self.to_html(path).resolve()
+            self.status = f"exported to {out}"
+
+        self._guarded(export, "exporting HTML")
+
+    def _on_execution(self, execution: FunctionExecution, outputs: list[Entity]) -> None:
+        def refresh() -> None:
+            self._rebuild()
+            ok = "ok" if execution.succeeded else f"failed: {execution.error_type}"
+            self.status = f"updated after {execution.function_name}() ({ok})"
+
+        self._guarded(refresh, f"refreshing after {execution.function_name}()")
+
+    def _guarded(self, action: Any, doing: str) -> None:
+        """Run an observer's work; a failure goes to ``error`` (shown in the widget), not to a log."""
+        try:
+            action()
+        except Exception as exc:
+            self.error = f"Error while {doing}: {type(exc).__name__}: {exc}"
+        else:
+            self.error = ""
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _rebuild(self) -> None:
+        payload = _payload(self.focus, self.depth, self.direction, self.filters, self.expand)
+        with self.hold_sync():
+            self.graph = payload
+            self._update_options()
+            if self.selected:
+                self._show_details()
+
+    def _show_details(self) -> None:
+        self.details = node_details(self.selected, self.graph)
+
+    def _update_options(self) -> None:
+        g = default_graph()
+        size = len(g)
+        if size == self._options_size:
+            return
+        types: set[str] = set()
+        functions: set[str] = set()
+        for a in g._attrs:  # one pass over the graph's node attributes (no networkx view needed)
+            if a.get("kind") == "execution":
+                functions.add(str(a.get("function_name")))
+            elif a.get("type"):
+                types.add(str(a["type"]))
+        self._options_size = size
+        self.filter_options = {"types": sorted(types), "functions": sorted(functions)}
+
+
+def _payload(focus: str, depth: int | None, direction: str, filters: dict[str, Any], expand: list[str]) -> dict[str, Any]:
+    payload = build_payload(
+        focus or None,
+        depth,
+        direction,
+        types=list(filters.get("types") or ()) or None,
+        functions=list(filters.get("functions") or ()) or None,
+        expand=list(expand) or None,
+    )
+    _mark_stale(payload)
+    return payload
+
+
+def _hook(widget: LineageExplorer) -> Any:
+    """An on_execution callback that does not keep the widget alive (a widget never closed still goes away)."""
+    ref = weakref.ref(widget)
+
+    def on_execution(execution: FunctionExecution, outputs: list[Entity]) -> None:
+        w = ref()
+        if w is not None:
+            w._on_execution(execution, outputs)
+
+    return on_execution
+
+
+def _mark_stale(payload: dict[str, Any]) -> None:
+    """Set ``stale`` on the payload's entity versions derived from a version that is no longer the latest."""
+    by_lineage: dict[str, list[str]] = {}
+    for n in payload["nodes"]:
+        if n["kind"] == "entity" and n.get("lineage_id"):
+            by_lineage.setdefault(n["lineage_id"], []).append(n["id"])
+    outdated = []
+    for lineage, ids in by_lineage.items():
+        latest = str(EntityRegistry.latest(lineage))
+        if any(i != latest for i in ids):
+            outdated.append(ids[0])
+    marked: set[str] = set()
+    for eid in outdated[:MAX_STALE_LINEAGES]:
+        marked.update(stale(eid))
+    for n in payload["nodes"]:
+        n["stale"] = n["id"] in marked
+
+
+def show_lineage(x: Any = None, depth: int | None = 2, direction: str = "both") -> LineageExplorer:
+    """Display a LineageExplorer around ``x`` (None: the whole session) and return it."""
+    from IPython.display import display
+
+    explorer = LineageExplorer(x, depth=depth, direction=direction)
+    display(explorer)
+    return explorer
