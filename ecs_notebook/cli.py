@@ -40,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     url = args.store or default_url(extension=True)
     try:
-        store = open_store(url)
+        store = open_store(url, create=False)
         from .registry import EntityRegistry
 
         EntityRegistry.use_store(store)
@@ -104,24 +104,42 @@ def _export(args: argparse.Namespace) -> str:
     from .registry import EntityRegistry
     from .store.codec import Encoder
 
+    from .store.rows import _fields_of
+    from .tree import SLOT
+
     enc = Encoder()
     records: list[dict[str, Any]] = []
     for rec in EntityRegistry.store.iter_records():
+        fields = _fields_of(rec)
+        data = {k: _child_refs(v, iter(rec.slots), SLOT) for k, v in fields.items()}
         records.append(
             {
                 "ecs_id": str(rec.ecs_id),
                 "lineage_id": str(rec.lineage_id),
-                "type": rec.type_path,
+                "type": rec.plain[0] if rec.cls.__name__ == "UntypedEntity" else rec.type_path,
                 "previous_ecs_id": str(rec.previous_ecs_id) if rec.previous_ecs_id else None,
                 "children": [str(c) for c in rec.slots],
                 "derived_from_function": rec.derived_from_function,
                 "derived_from_execution_id": str(rec.derived_from_execution_id) if rec.derived_from_execution_id else None,
-                "data": enc.encode(rec.plain_dict()),
+                "data": enc.encode(data),
             }
         )
     with open(args.path, "w", encoding="utf-8") as f:
         json.dump({"store": EntityRegistry.store.url, "versions": records}, f, indent=1)
     return f"wrote {len(records)} versions to {args.path}"
+
+
+def _child_refs(value: Any, slots: Any, slot: Any) -> Any:
+    """A field value with each child entity shown as {"$ref": ecs_id}."""
+    if value is slot:
+        return {"$ref": str(next(slots))}
+    if isinstance(value, list):
+        return [_child_refs(v, slots, slot) for v in value]
+    if isinstance(value, tuple):
+        return [_child_refs(v, slots, slot) for v in value]
+    if isinstance(value, dict):
+        return {k: _child_refs(v, slots, slot) for k, v in value.items()}
+    return value
 
 
 _COMMANDS = {

@@ -72,7 +72,7 @@ def _entity(rec: VersionRecord) -> dict[str, Any]:
         "lineage_id": str(rec.lineage_id),
         "created_at": rec.created_at.isoformat(),
         "fields": {k: jsonable(v) for k, v in fields_of(rec).items()},
-        "provenance": {k: jsonable(v) for k, v in rec.attribute_source.items() if v not in (None, [], {})},
+        "provenance": {k: jsonable(_as_refs(v)) for k, v in rec.attribute_source.items() if v not in (None, [], {})},
         "versions": [
             {
                 "id": str(v),
@@ -99,6 +99,17 @@ def fields_of(rec: VersionRecord) -> dict[str, Any]:
     if rec.cls is UntypedEntity and isinstance(untyped, dict):
         return dict(untyped)  # a class that could not be imported: its data, as addresses see it
     return {name: values[name] for name in info.data_fields if name in values}
+
+
+def _as_refs(source: Any) -> Any:
+    """attribute_source values (an ecs_id, or a list/dict of them) as references to those versions."""
+    if isinstance(source, UUID):
+        return _Ref(source)
+    if isinstance(source, list):
+        return [_as_refs(s) for s in source]
+    if isinstance(source, dict):
+        return {k: _as_refs(s) for k, s in source.items()}
+    return source
 
 
 def _made_by(rec: VersionRecord) -> dict[str, Any] | None:

@@ -159,25 +159,12 @@ def test_export_json_writes_every_version(recorded, exported):
     assert versions[recorded["report"]]["derived_from_execution_id"] == recorded["executions"][0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: 'export json' loses the data of every entity whose class the CLI process cannot import "
-    "(every class defined in a notebook): cli._export writes rec.type_path "
-    "('ecs_notebook.entity:UntypedEntity') and rec.plain_dict() ({'type_path': ...}) instead of the "
-    "stored class path and untyped_data",
-)
 def test_export_json_keeps_entities_whose_class_is_not_importable(recorded, exported):
     ghost = {v["ecs_id"]: v for v in exported["versions"]}[recorded["ghost"]]
     assert ghost["type"] == "cli_ghost_not_importable:CliGhost"
     assert ghost["data"]["label"] == "only-in-the-notebook"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: 'export json' omits the values of fields that may hold entities (Any, list/dict of "
-    "entities, ...): cli._export exports rec.plain_dict() only, never the templates, so Holder.value "
-    "(an Any field holding {'k': [1, 2]}) is missing from the export",
-)
 def test_export_json_keeps_fields_that_may_hold_entities(recorded, exported):
     holder = {v["ecs_id"]: v for v in exported["versions"]}[recorded["holder"]]
     assert holder["data"]["note"] == "n"
@@ -236,12 +223,6 @@ def test_usage_errors_exit_non_zero(tmp_path):
     assert "usage" in proc.stderr.lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DESIGN ISSUE: the read-only inspection commands create the store when it does not exist: "
-    "'ecs-notebook summary' run in the wrong folder silently creates .ecs_notebook/lineage.db (or the "
-    "named file) and reports 0 versions instead of saying there is no store there",
-)
 def test_inspecting_a_missing_store_does_not_create_it(tmp_path):
     missing = tmp_path / "nowhere" / "lineage.db"
     proc = run_cli(tmp_path, "summary", store=sqlite_url(missing))

@@ -427,13 +427,6 @@ def test_a_writer_killed_mid_run_leaves_every_execution_whole_or_absent(tmp_path
     assert item.ecs_id in EntityRegistry
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: two processes opening the same NEW store at once race in SQLiteStore._migrate: both read "
-    "'no tables' (schema version 0) before taking the write lock, the second then re-runs the migration "
-    "and fails with StoreError 'table ecs_meta already exists' (seen with 6 processes started together: "
-    "2 failures in 36 opens). Re-read schema_version after BEGIN IMMEDIATE",
-)
 def test_a_new_store_created_by_another_process_at_the_same_moment_opens(tmp_path):
     """Deterministic version of the race: another connection is creating the schema when we open."""
     import sqlite3

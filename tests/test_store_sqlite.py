@@ -365,13 +365,6 @@ def _record_shelf_versions() -> tuple[Entity, uuid.UUID, uuid.UUID]:
     return shelf, v1, shelf.ecs_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a version stored as a delta of the previous one (plain/templates shared with its base: "
-    "'pb'/'tb' in the row) comes back with EMPTY untyped_data when its class cannot be imported: "
-    "rows.decode_record only expands the shared parts when base.cls is cls and cls is not None. "
-    "get('@v2.label') raises AddressError 'has no field' (fields: none)",
-)
 def test_untyped_edited_version_keeps_its_fields(db, monkeypatch):
     shelf, v1, v2 = _record_shelf_versions()
     monkeypatch.delitem(ENTITY_CLASSES, type(shelf).__ecs_type__)
@@ -384,13 +377,6 @@ def test_untyped_edited_version_keeps_its_fields(db, monkeypatch):
     assert get(f"@{v2}.items.3.value") == 99
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: re-typing an edited version whose base record is still cached untyped gives wrong data: "
-    "rows.decode_record sees base.cls (UntypedEntity) is not cls, so the shared plain part '{}' is "
-    "decoded alone and the fields take their defaults (label '' and items [] instead of 'L' and 20 "
-    "items) until a fresh connect",
-)
 def test_retyping_an_edited_version_gives_its_data(db, monkeypatch):
     shelf, v1, v2 = _record_shelf_versions()
     monkeypatch.delitem(ENTITY_CLASSES, type(shelf).__ecs_type__)

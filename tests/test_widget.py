@@ -186,7 +186,7 @@ def test_selecting_an_entity_fills_details_and_selected_entity(analyze, ada, exp
     d = w.details
     assert (d["id"], d["kind"], d["type"]) == (str(r.ecs_id), "entity", "Report")
     assert d["fields"] == {"student_name": "Ada", "summary": "", "score": 3.6}
-    assert d["provenance"]["student_name"] == str(ada.ecs_id)
+    assert d["provenance"]["student_name"] == {"entity": str(ada.ecs_id), "label": "Student Ada"}
     assert [v["id"] for v in d["versions"]] == [str(r.ecs_id)]
     x = d["execution"]
     assert (x["function_name"], x["succeeded"], x["semantics"], x["direct"]) == ("analyze", True, "creation", True)

@@ -18,8 +18,11 @@ EXTENSION_DEFAULT = "sqlite:///.ecs_notebook/lineage.db"
 __all__ = ["EXTENSION_DEFAULT", "MemoryStore", "SQLiteStore", "Store", "batch", "connect", "open_store"]
 
 
-def open_store(url: str, base: Path | None = None) -> Store:
-    """Open (and validate) the store a URL names, without making it the current one."""
+def open_store(url: str, base: Path | None = None, create: bool = True) -> Store:
+    """Open (and validate) the store a URL names, without making it the current one.
+
+    ``create=False``: a missing SQLite file is an error instead of a new, empty store.
+    """
     if not isinstance(url, str):
         msg = f"A store URL is a string, got {type(url).__name__}"
         raise StoreError(msg)
@@ -27,7 +30,11 @@ def open_store(url: str, base: Path | None = None) -> Store:
     if url in ("memory://", "memory:"):
         return MemoryStore()
     if url.startswith("sqlite:///"):
-        return SQLiteStore(parse_sqlite_url(url, base), url)
+        path = parse_sqlite_url(url, base)
+        if not create and not path.exists():
+            msg = f"No lineage store at {path}. Check the path (or the folder you run this in)."
+            raise StoreError(msg)
+        return SQLiteStore(path, url)
     if url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore
 

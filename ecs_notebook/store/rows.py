@@ -247,6 +247,17 @@ def _has_slot(v: Any) -> bool:
     return False
 
 
+def _fields_of(rec: VersionRecord) -> dict[str, Any]:
+    """Every field of a record by name (an untyped record's untyped_data)."""
+    if rec.cls is UntypedEntity:
+        return dict(rec.templates[0]) if rec.templates else {}
+    info = class_info(rec.cls)
+    out = dict(zip(info.plain_fields, rec.plain))
+    if rec.templates is not None:
+        out.update(zip(info.entity_fields, rec.templates))
+    return out
+
+
 def resolve_class(path: str) -> type[Entity] | None:
     """The entity class of a stored type path, or None when it cannot be imported."""
     cls = ENTITY_CLASSES.get(path)
@@ -276,20 +287,23 @@ def decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> Versi
     tpl_data = {k: decode(v) for k, v in data.get("t", {}).items()}
     cls = resolve_class(tpath)
     plain_data: dict[str, Any] | None = None
-    if base is not None and ("pb" in data or "tb" in data) and base.cls is cls and cls is not None:
+    shared = _fields_of(base) if base is not None and ("pb" in data or "tb" in data) else None
+    if shared is not None and cls is not None:
         info = class_info(cls)
         if "pb" in data:
-            plain_data = dict(zip(info.plain_fields, base.plain))
-        if "tb" in data and base.templates is not None:
-            tpl_data = dict(zip(info.entity_fields, base.templates))
+            plain_data = {n: shared[n] for n in info.plain_fields if n in shared}
+        if "tb" in data:
+            tpl_data = {n: shared[n] for n in info.entity_fields if n in shared}
     if cls is not None and plain_data is None:
         try:
             plain_data = plain_codec(cls).load(plain_text, tagged)
         except Exception:  # the class changed incompatibly since: show the data untyped
             cls = None
     if cls is None:
-        raw = _loads(plain_text)
-        untyped = {**({k: decode(v) for k, v in raw.items()} if tagged else raw), **tpl_data}
+        raw = {} if "pb" in data else _loads(plain_text)
+        if tagged:
+            raw = {k: decode(v) for k, v in raw.items()}
+        untyped = {**(shared or {}), **raw, **tpl_data}
         plain: tuple[Any, ...] = (tpath,)
         templates: tuple[Any, ...] | None = (untyped,)
         cls = UntypedEntity

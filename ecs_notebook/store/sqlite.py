@@ -161,6 +161,11 @@ class SQLiteStore(Store):
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Another process may have created the schema while we waited for the lock: read again.
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "ecs_meta" in tables:
+                row = conn.execute("SELECT value FROM ecs_meta WHERE key = 'schema_version'").fetchone()
+                version = int(row[0]) if row else 0
             for v in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[v]:
                     conn.execute(statement)

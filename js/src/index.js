@@ -331,7 +331,8 @@ function labelled(text, control) {
 function legend() {
   const box = h("details", { class: "ecs-legend" });
   box.open = true;
-  box.appendChild(h("summary", {}, "Legend"));
+  const grid = h("div", { class: "ecs-legend-grid" });
+  box.append(h("summary", {}, "Legend"), grid);
   for (const item of legendItems()) {
     const row = h("div", { class: "ecs-legend-row" });
     const swatch = h("span", { class: `ecs-swatch ecs-swatch-${item.shape}` });
@@ -339,7 +340,7 @@ function legend() {
     swatch.style.borderColor = item.colour.border;
     if (item.dashed) swatch.style.borderStyle = "dashed";
     row.append(swatch, h("span", {}, item.label));
-    box.appendChild(row);
+    grid.appendChild(row);
   }
   return box;
 }

@@ -331,6 +331,30 @@ export function formatValue(v) {
 }
 
 /**
+ * An ISO timestamp to the second, without the "T" and the zone ("2024-05-01 12:30:05").
+ * @param {unknown} iso
+ * @returns {string}
+ */
+export function shortTime(iso) {
+  const s = String(iso ?? "");
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})/.exec(s);
+  return m ? `${m[1]} ${m[2]}` : s;
+}
+
+/**
+ * Seconds as a short duration ("85 µs", "12.3 ms", "2.50 s").
+ * @param {unknown} seconds
+ * @returns {string}
+ */
+export function duration(seconds) {
+  const s = Number(seconds);
+  if (seconds === null || seconds === undefined || !Number.isFinite(s)) return "";
+  if (s < 1e-3) return `${Math.round(s * 1e6)} \u00b5s`;
+  if (s < 1) return `${(s * 1e3).toPrecision(3)} ms`;
+  return `${s.toFixed(2)} s`;
+}
+
+/**
  * @typedef {object} Section
  * @property {string} heading
  * @property {Array<[string, string]>} rows
@@ -360,7 +384,13 @@ export function detailsSections(d) {
     return { title, subtitle, sections };
   }
   const fields = d.fields || {};
-  sections.push({ heading: "Fields", rows: Object.keys(fields).map((k) => [k, formatValue(fields[k])]) });
+  /** @param {string} k */
+  const show = (k) => {
+    if (d.kind === "execution" && k === "started_at") return shortTime(fields[k]);
+    if (d.kind === "execution" && k === "duration_s") return duration(fields[k]);
+    return formatValue(fields[k]);
+  };
+  sections.push({ heading: "Fields", rows: Object.keys(fields).map((k) => [k, show(k)]) });
   if (d.kind === "entity") {
     const prov = d.provenance || {};
     const rows = Object.keys(prov).map((k) => /** @type {[string, string]} */ ([k, formatValue(prov[k])]));
@@ -370,19 +400,19 @@ export function detailsSections(d) {
       heading: `Versions (${d.version_count ?? versions.length})`,
       rows: versions.map((/** @type {any} */ v) => [
         String(v.id).slice(0, 8),
-        `${v.created_at ?? ""}${v.selected ? "  \u2190 this one" : ""}${v.latest ? "  (latest)" : ""}`,
+        `${shortTime(v.created_at)}${v.selected ? "  \u2190 this one" : ""}${v.latest ? "  (latest)" : ""}`,
       ]),
     });
     const x = d.execution;
     if (x) {
       sections.push({
-        heading: `Made by ${x.function_name}()`,
+        heading: x.direct === false ? `Earlier version made by ${x.function_name}()` : `Made by ${x.function_name}()`,
         rows: [
           ["execution", String(x.id).slice(0, 8)],
           ["succeeded", String(x.succeeded)],
           ["semantics", x.semantics ?? ""],
-          ["started_at", x.started_at ?? ""],
-          ["duration_s", formatValue(x.duration_s)],
+          ["started", shortTime(x.started_at)],
+          ["duration", duration(x.duration_s)],
           ...refRows(x.inputs).map(([k, v]) => /** @type {[string, string]} */ ([`input ${k}`, v])),
         ],
       });

@@ -11,10 +11,12 @@ import {
   detailsSections,
   doubleClickAction,
   edgeKey,
+  duration,
   formatValue,
   legendItems,
   removedIds,
   searchNodes,
+  shortTime,
   summary,
   toVis,
   toVisEdge,
@@ -215,13 +217,13 @@ describe("details panel", () => {
       label: "Report r",
       type: "Report",
       fields: { score: 3.5, owner: { entity: A, label: "Student Ada" } },
-      provenance: { score: A },
+      provenance: { score: { entity: A, label: "Student Ada" }, tags: [{ entity: A, label: "Student Ada" }] },
       versions: [
         { id: A, created_at: "t0", selected: false, latest: false },
         { id: B, created_at: "t1", selected: true, latest: true },
       ],
       version_count: 2,
-      execution: { id: X, function_name: "analyze", succeeded: true, semantics: "creation", inputs: [{ id: A, label: "Student Ada" }] },
+      execution: { id: X, function_name: "analyze", succeeded: true, semantics: "creation", direct: true, inputs: [{ id: A, label: "Student Ada" }] },
     });
     assert.equal(view.title, "Report r");
     assert.deepEqual(
@@ -232,13 +234,37 @@ describe("details panel", () => {
       ["score", "3.5"],
       ["owner", "Student Ada @11111111"],
     ]);
+    assert.deepEqual(view.sections[1].rows, [
+      ["score", "Student Ada @11111111"],
+      ["tags", '["@11111111"]'],
+    ]);
     assert.match(view.sections[2].rows[1][1], /this one.*latest/);
     assert.deepEqual(view.sections[3].rows.at(-1), ["input 11111111", "Student Ada"]);
   });
 
+  it("shortens times and durations", () => {
+    assert.equal(shortTime("2024-05-01T12:30:05.123+00:00"), "2024-05-01 12:30:05");
+    assert.equal(shortTime("not a time"), "not a time");
+    assert.equal(duration(0.0000851), "85 \u00b5s");
+    assert.equal(duration(0.01234), "12.3 ms");
+    assert.equal(duration(2.5), "2.50 s");
+    assert.equal(duration(null), "");
+  });
+
   it("lays out an execution with inputs and outputs, and nothing for no selection", () => {
-    const view = detailsSections({ id: X, kind: "execution", label: "analyze()", fields: {}, inputs: [], outputs: [{ id: B, label: "r", semantics: "creation" }] });
+    const view = detailsSections({
+      id: X,
+      kind: "execution",
+      label: "analyze()",
+      fields: { started_at: "2024-05-01T12:30:05.1+00:00", duration_s: 0.5 },
+      inputs: [],
+      outputs: [{ id: B, label: "r", semantics: "creation" }],
+    });
     assert.deepEqual(view.sections.map((s) => s.heading), ["Fields", "Inputs", "Outputs"]);
+    assert.deepEqual(view.sections[0].rows, [
+      ["started_at", "2024-05-01 12:30:05"],
+      ["duration_s", "500 ms"],
+    ]);
     assert.deepEqual(view.sections[2].rows, [["22222222", "r (creation)"]]);
     assert.deepEqual(detailsSections({}), { title: "", subtitle: "", sections: [] });
   });
