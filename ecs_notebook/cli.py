@@ -103,7 +103,6 @@ def _history(args: argparse.Namespace) -> str:
 def _export(args: argparse.Namespace) -> str:
     from .registry import EntityRegistry
     from .store.codec import Encoder
-
     from .store.rows import _fields_of
     from .tree import SLOT
 

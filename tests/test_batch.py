@@ -190,14 +190,6 @@ def _fill_disk(store, spare_pages: int = 0) -> None:
     conn.execute(f"PRAGMA max_page_count = {pages + spare_pages}")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: when a write inside batch() fails with a full disk, SQLite rolls back the whole batch "
-    "transaction, not just the failing call's savepoint: the records the batch wrote before the failure "
-    "are silently lost from the file although the registry still reports them (EntityRegistry caches "
-    "them, so they vanish only after a reconnect or in other processes); SQLiteStore._run_write should "
-    "keep the batch's rows and re-write them when conn.in_transaction is False after an error",
-)
 def test_a_failed_write_inside_a_batch_keeps_what_the_batch_recorded_before(url):
     store = EntityRegistry.store
     before = []

@@ -216,13 +216,6 @@ def _bytes_per_edit(path, n_children: int, edits: int) -> float:
     return (_stored_bytes(path) - before) / edits
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DESIGN DEVIATION (A10 'stored bytes grow with the changed path, not the tree'): child "
-    "references are stored as deltas, but after MAX_DELTA_CHAIN (32) versions the whole child list is "
-    "written again, so the bytes stored per one-field edit, averaged over many edits, grow with the "
-    "tree (~N/32 x 38 B: 13 KB per edit at 10,000 children vs 1.6 KB at 10 in bench_store)",
-)
 def test_bytes_per_edit_averaged_over_many_edits_do_not_grow_with_the_tree(tmp_path):
     ecs_notebook.connect(sqlite_url(tmp_path / "small.db"))
     small = _bytes_per_edit(tmp_path / "small.db", 12, 40)

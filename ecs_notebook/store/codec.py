@@ -79,6 +79,8 @@ class Encoder:
         if t is float:
             return v if math.isfinite(v) else {T: "float", "v": repr(v)}
         if t is list:
+            if len(v) > 8 and v.count(SLOT) == len(v):
+                return {T: "slots", "n": len(v)}  # a list of child entities: a count is enough
             return [self.encode(x) for x in v]
         if t is dict:
             if all(type(k) is str for k in v) and T not in v:
@@ -243,6 +245,7 @@ def _decode_frame(v: dict[str, Any], series: bool) -> Any:
 _DECODERS: dict[str, Any] = {
     "uuid": lambda v: UUID(hex=v["v"]),
     "slot": lambda v: SLOT,
+    "slots": lambda v: [SLOT] * v["n"],
     "settpl": lambda v: SetTemplate(decode(x) for x in v["v"]),
     "fsettpl": lambda v: FrozenSetTemplate(decode(x) for x in v["v"]),
     "tuple": lambda v: tuple(decode(x) for x in v["v"]),

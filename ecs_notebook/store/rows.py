@@ -18,9 +18,6 @@ from ..tree import SLOT
 from ..typeinfo import class_info
 from .codec import Encoder, decode, import_path
 
-#: Longest chain of child-reference deltas before a full list is written again.
-MAX_DELTA_CHAIN = 32
-
 # ensure_ascii keeps lone surrogates (file names from os.fsdecode) as \\ud8xx escapes SQLite can store.
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, check_circular=False).encode
 _loads = json.loads
@@ -130,32 +127,47 @@ def _plain_keys(value: Any) -> bool:
     return True
 
 
+def _compact_sources(value: dict[str, Any]) -> dict[str, Any]:
+    """attribute_source with long all-literal lists written as {"$n": length}."""
+    out = value
+    for k, v in value.items():
+        if type(v) is list and len(v) > 8 and v.count(None) == len(v):
+            if out is value:
+                out = dict(value)
+            out[k] = {"$n": len(v)}
+    return out
+
+
 def _ids_back(value: Any) -> Any:
     if type(value) is str:
         return UUID(value)
     if type(value) is list:
         return [_ids_back(v) for v in value]
     if type(value) is dict:
+        if len(value) == 1 and "$n" in value:
+            return [None] * value["$n"]
         return {k: _ids_back(v) for k, v in value.items()}
     return value
 
 
-def encode_record(
-    rec: VersionRecord,
-    is_root: bool,
-    enc: Encoder,
-    delta_depth: int | None,
-    base: VersionRecord | None = None,
-) -> Row:
-    """Return the row of a record.
+class Sharing(NamedTuple):
+    """What a new row may reference instead of writing it again (all references are one hop).
 
-    ``delta_depth``: length of the base's delta chain (None: no delta). ``base``: the record the
-    delta builds on, when known: data shared with it (the same objects) is written as a reference,
-    so a new version costs the changed path, not the size of its unchanged fields.
+    ``slots_full``: the record holding the full child list this one is a delta of, and the delta
+    (every position changed since that record). ``plain_from``: the record whose row holds the
+    plain fields, when they are the very same as the previous version's.
     """
-    use_delta = rec.slots_base is not None and delta_depth is not None and delta_depth < MAX_DELTA_CHAIN
-    if not use_delta or base is None or base.ecs_id != rec.slots_base:
-        base = None
+
+    slots_full: UUID | None
+    slots_delta: dict[int, UUID] | None
+    plain_from: UUID | None
+
+
+NO_SHARING = Sharing(None, None, None)
+
+
+def encode_record(rec: VersionRecord, is_root: bool, enc: Encoder, sharing: Sharing = NO_SHARING) -> Row:
+    """Return the row of a record; ``sharing`` says which parts are written as references."""
     cls = rec.cls
     info = class_info(cls)
     cls_path = cls.__ecs_type__
@@ -167,33 +179,27 @@ def encode_record(
         data["pt"] = 1
         data["t"] = {k: _enc_field(enc, k, v) for k, v in untyped.items() if _has_slot(v)}
     else:
-        if base is not None and rec.plain is base.plain:
+        if sharing.plain_from is not None:
             plain_text, tagged = "{}", False
-            data["pb"] = 1
+            data["pf"] = sharing.plain_from
         else:
             plain_text, tagged = plain_codec(cls).dump(rec.plain, enc)
         if tagged:
             data["pt"] = 1
-        if base is not None and rec.templates is base.templates:
-            data["tb"] = 1
-        elif rec.templates is not None:
+        if rec.templates is not None:
             data["t"] = {k: _enc_field(enc, k, v) for k, v in zip(info.entity_fields, rec.templates)}
     # UUIDs and datetimes go to pydantic-core's serialiser as they are (fast, in Rust).
-    if use_delta:
-        assert rec.slots_delta is not None
-        data["sb"] = rec.slots_base
-        data["sd"] = {str(k): v for k, v in rec.slots_delta.items()}
-        data["sdd"] = (delta_depth or 0) + 1
+    if sharing.slots_full is not None and sharing.slots_delta is not None:
+        data["sf"] = sharing.slots_full
+        data["sd"] = {str(k): v for k, v in sharing.slots_delta.items()}
     elif rec.slots:
         data["s"] = rec.slots
     if rec.old_ids:
         data["o"] = rec.old_ids
     if rec.forked_at is not None:
         data["f"] = rec.forked_at
-    if base is not None and rec.attribute_source is base.attribute_source:
-        data["ab"] = 1
-    elif _plain_keys(rec.attribute_source):
-        data["a"] = rec.attribute_source
+    if _plain_keys(rec.attribute_source):
+        data["a"] = _compact_sources(rec.attribute_source)
     else:  # dict fields with non-string keys: keep the key types
         data["A"] = enc.encode(rec.attribute_source)
     if rec.derived_from_function is not None:
@@ -282,28 +288,23 @@ def decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> Versi
     """Rebuild a VersionRecord from its row; ``load_base(id)`` gives the record a delta builds on."""
     ecs_id, lineage_id, tpath, root, prev, _created, _is_root, _fn, _ok, _key, plain_text, text = row
     data = _loads(text)
-    base = load_base(UUID(data["sb"])) if "sb" in data else None
     tagged = "pt" in data
     tpl_data = {k: decode(v) for k, v in data.get("t", {}).items()}
     cls = resolve_class(tpath)
     plain_data: dict[str, Any] | None = None
-    shared = _fields_of(base) if base is not None and ("pb" in data or "tb" in data) else None
+    shared = _fields_of(load_base(UUID(data["pf"]))) if "pf" in data else None
     if shared is not None and cls is not None:
-        info = class_info(cls)
-        if "pb" in data:
-            plain_data = {n: shared[n] for n in info.plain_fields if n in shared}
-        if "tb" in data:
-            tpl_data = {n: shared[n] for n in info.entity_fields if n in shared}
+        plain_data = {n: shared[n] for n in class_info(cls).plain_fields if n in shared}
     if cls is not None and plain_data is None:
         try:
             plain_data = plain_codec(cls).load(plain_text, tagged)
         except Exception:  # the class changed incompatibly since: show the data untyped
             cls = None
     if cls is None:
-        raw = {} if "pb" in data else _loads(plain_text)
+        raw = {} if "pf" in data else _loads(plain_text)
         if tagged:
             raw = {k: decode(v) for k, v in raw.items()}
-        untyped = {**(shared or {}), **raw, **tpl_data}
+        untyped = {**{k: v for k, v in (shared or {}).items() if not _has_slot(v)}, **raw, **tpl_data}
         plain: tuple[Any, ...] = (tpath,)
         templates: tuple[Any, ...] | None = (untyped,)
         cls = UntypedEntity
@@ -317,8 +318,8 @@ def decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> Versi
             if info.entity_fields
             else None
         )
-    if base is not None:
-        slots_list = list(base.slots)
+    if "sf" in data:
+        slots_list = list(load_base(UUID(data["sf"])).slots)
         for k, h in data["sd"].items():
             slots_list[int(k)] = UUID(h)
         slots = tuple(slots_list)
@@ -340,11 +341,7 @@ def decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> Versi
             _ids(data.get("o")),
             datetime.fromisoformat(data["c"]),
             datetime.fromisoformat(f) if f else None,
-            base.attribute_source
-            if "ab" in data and base is not None
-            else decode(data["A"])
-            if "A" in data
-            else _ids_back(data.get("a", {})),
+            decode(data["A"]) if "A" in data else _ids_back(data.get("a", {})),
             data.get("df"),
             UUID(de) if de else None,
             _ids(data.get("fi")),
@@ -357,9 +354,13 @@ def decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> Versi
     )
 
 
-def delta_depth_of(text: str) -> int:
-    """Length of the delta chain a stored record ends."""
-    return int(_loads(text).get("sdd", 0))
+def sharing_of(text: str, ecs_id: UUID) -> tuple[UUID, dict[int, UUID], UUID]:
+    """From a stored row: (record with the full child list, delta, record holding the plain fields)."""
+    data = _loads(text)
+    full = UUID(data["sf"]) if "sf" in data else ecs_id
+    delta = {int(k): UUID(v) for k, v in data.get("sd", {}).items()}
+    plain_from = UUID(data["pf"]) if "pf" in data else ecs_id
+    return full, delta, plain_from
 
 
 def _default(field: Any) -> Any:

@@ -16,7 +16,7 @@ from ..errors import StoreError
 from ..records import VersionRecord
 from .base import Store
 from .codec import Encoder
-from .rows import decode_record, delta_depth_of, encode_record
+from .rows import NO_SHARING, Sharing, decode_record, encode_record, sharing_of
 
 SCHEMA_VERSION = 1
 _HEADER = b"SQLite format 3\x00"
@@ -83,7 +83,8 @@ class SQLiteStore(Store):
         self._lock = threading.RLock()
         self._batch = 0
         self._in_tx = False
-        self._depth: dict[bytes, int] = {}
+        self._chain: dict[bytes, tuple[UUID, dict[int, UUID], UUID]] = {}
+        self._batch_rows: list[Any] = []  # rows of the open batch (to write again after a rollback)
         self._conn = self._open()
 
     # -- opening ---------------------------------------------------------------------------
@@ -186,16 +187,47 @@ class SQLiteStore(Store):
         root_set = {r.int for r in roots}
         rows = []
         for rec in records:
-            depth = base = None
-            if rec.slots_base is not None:
-                depth = self._base_depth(rec.slots_base.bytes)
-                base = cached.get(rec.slots_base.int)
-            row = encode_record(rec, rec.ecs_id.int in root_set, enc, depth, base)
-            if depth is not None:
-                self._depth[row.ecs_id] = depth + 1 if '"sb"' in row.data else 0
-            rows.append(row)
+            sharing = self._sharing(rec, cached)
+            rows.append(encode_record(rec, rec.ecs_id.int in root_set, enc, sharing))
         with self._lock:
             self._run_write(rows)
+
+    def _sharing(self, rec: VersionRecord, cached: dict[int, VersionRecord]) -> Sharing:
+        """Decide which parts of a new version are references to earlier rows (one hop each).
+
+        Child lists are written as a delta against the last full list of the chain while the
+        delta stays under a quarter of the list; plain fields identical (the same objects) to the
+        previous version's point at the row that holds them.
+        """
+        prev_id = rec.previous_ecs_id
+        if prev_id is None:
+            self._remember(rec.ecs_id, rec.ecs_id, {}, rec.ecs_id)
+            return NO_SHARING
+        state = self._chain.get(prev_id.bytes)
+        if state is None:
+            row = self._query_one("SELECT data FROM versions WHERE ecs_id = ?", (prev_id.bytes,))
+            state = sharing_of(row[0], prev_id) if row else (prev_id, {}, prev_id)
+        full, delta, plain_from = state
+        prev = cached.get(prev_id.int)
+        slots_full = slots_delta = None
+        if prev is not None and len(rec.slots) == len(prev.slots) > 8:
+            changes = {p: x for p, (x, o) in enumerate(zip(rec.slots, prev.slots)) if x != o}
+            merged = {**delta, **changes}
+            if len(merged) * 4 < len(rec.slots):
+                slots_full, slots_delta = full, merged
+        share_plain = prev is not None and rec.plain is prev.plain and rec.cls is prev.cls and bool(rec.plain)
+        self._remember(
+            rec.ecs_id,
+            slots_full or rec.ecs_id,
+            slots_delta or {},
+            plain_from if share_plain else rec.ecs_id,
+        )
+        return Sharing(slots_full, slots_delta, plain_from if share_plain else None)
+
+    def _remember(self, ecs_id: UUID, full: UUID, delta: dict[int, UUID], plain_from: UUID) -> None:
+        if len(self._chain) > 50_000:
+            self._chain.clear()  # a cache: rows hold the same facts
+        self._chain[ecs_id.bytes] = (full, delta, plain_from)
 
     def _run_write(self, rows: list[Any]) -> None:
         conn = self._conn
@@ -212,9 +244,13 @@ class SQLiteStore(Store):
                         conn.execute("ROLLBACK TO ecs_write")
                         conn.execute("RELEASE ecs_write")
                     else:
+                        # SQLite rolled back the whole batch (e.g. disk full): write again what the
+                        # batch had recorded before this call, so nothing earlier is lost.
                         self._in_tx = False
+                        self._rewrite_batch()
                     raise
                 conn.execute("RELEASE ecs_write")
+                self._batch_rows.extend(rows)
             else:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
@@ -228,13 +264,23 @@ class SQLiteStore(Store):
             msg = f"Could not write to store {self.path}: {exc}. Nothing of this call was recorded."
             raise StoreError(msg) from exc
 
-    def _base_depth(self, base: bytes) -> int:
-        depth = self._depth.get(base)
-        if depth is None:
-            row = self._query_one("SELECT data FROM versions WHERE ecs_id = ?", (base,))
-            depth = delta_depth_of(row[0]) if row else 0
-            self._depth[base] = depth
-        return depth
+    def _rewrite_batch(self) -> None:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            self._in_tx = True
+            conn.executemany(_INSERT_VERSION, self._batch_rows)
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._in_tx = False
+            lost = len(self._batch_rows)
+            self._batch_rows.clear()
+            msg = (
+                f"Store {self.path} rolled back the open batch and could not write its {lost} earlier "
+                f"records again: {exc}. Those records exist only in this session's memory now."
+            )
+            raise StoreError(msg) from exc
 
     def begin_batch(self) -> None:
         with self._lock:
@@ -245,6 +291,8 @@ class SQLiteStore(Store):
             if self._batch == 0:
                 return
             self._batch -= 1
+            if self._batch == 0:
+                self._batch_rows.clear()
             if self._batch == 0 and self._in_tx:
                 self._in_tx = False
                 try:

@@ -30,13 +30,13 @@ import "./explorer.css";
  */
 
 const DEPTHS = /** @type {Array<[string, string]>} */ ([
-  ["1", "1"],
-  ["2", "2"],
-  ["3", "3"],
-  ["4", "4"],
-  ["6", "6"],
-  ["10", "10"],
-  ["", "all"],
+  ["1", "depth 1"],
+  ["2", "depth 2"],
+  ["3", "depth 3"],
+  ["4", "depth 4"],
+  ["6", "depth 6"],
+  ["10", "depth 10"],
+  ["", "depth: all"],
 ]);
 const BIG = 800; // nodes past which edges are hidden while dragging/zooming
 
@@ -64,11 +64,11 @@ function render({ model, el }) {
   depth.classList.add("ecs-depth");
   const direction = select(
     [
-      ["both", "up & down"],
-      ["up", "upstream"],
-      ["down", "downstream"],
+      ["both", "\u2195 up & down"],
+      ["up", "\u2191 upstream"],
+      ["down", "\u2193 downstream"],
     ],
-    "direction",
+    "direction: what the focus derives from (upstream), what derives from it (downstream), or both",
   );
   direction.classList.add("ecs-direction");
   const typeFilter = filterBox("types", "Types");
@@ -78,8 +78,8 @@ function render({ model, el }) {
   const exportButton = h("button", { type: "button", class: "ecs-export", title: "write a standalone HTML page" }, "Export HTML");
   toolbar.append(
     search,
-    labelled("depth", depth),
-    labelled("direction", direction),
+    depth,
+    direction,
     typeFilter.box,
     fnFilter.box,
     fitButton,
@@ -209,7 +209,7 @@ function render({ model, el }) {
   function showControls() {
     const d = model.get("depth");
     const value = d === null || d === undefined ? "" : String(d);
-    if (![...depth.options].some((o) => o.value === value)) depth.appendChild(h("option", { value }, value));
+    if (![...depth.options].some((o) => o.value === value)) depth.appendChild(h("option", { value }, `depth ${value}`));
     depth.value = value;
     direction.value = model.get("direction") || "both";
     const options = model.get("filter_options") || {};
@@ -318,19 +318,8 @@ function render({ model, el }) {
   };
 }
 
-/**
- * @param {string} text
- * @param {HTMLElement} control
- */
-function labelled(text, control) {
-  const label = h("label", { class: "ecs-control" }, text + " ");
-  label.appendChild(control);
-  return label;
-}
-
 function legend() {
-  const box = h("details", { class: "ecs-legend" });
-  box.open = true;
+  const box = h("details", { class: "ecs-legend" }); // closed: open, it would cover part of the graph
   const grid = h("div", { class: "ecs-legend-grid" });
   box.append(h("summary", {}, "Legend"), grid);
   for (const item of legendItems()) {
