@@ -344,12 +344,19 @@ class EcsMagics(Magics):
             raise UsageError(f"{text} is a {type(value).__name__}, not an entity (and not a recorded cell output).")
         if text.startswith("@"):
             return text
-        try:
-            from uuid import UUID
+        from uuid import UUID
 
+        try:
             return UUID(text)
         except ValueError:
+            pass
+        try:  # an expression such as ada.previous_ecs_id or students[0]
+            value = eval(text, ns)  # noqa: S307 - the user's own expression, in the user's namespace
+        except Exception:
             raise UsageError(f"Unknown target {text!r}: not a variable, an ecs_id or an @address.") from None
+        if isinstance(value, (Entity, UUID)) or (isinstance(value, str) and value.startswith("@")):
+            return value
+        raise UsageError(f"{text} is a {type(value).__name__}, not an entity, an ecs_id or an @address.")
 
     @magic_arguments()
     @argument("target", help="variable, ecs_id or @address")
