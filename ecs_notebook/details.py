@@ -72,7 +72,7 @@ def _entity(rec: VersionRecord) -> dict[str, Any]:
         "lineage_id": str(rec.lineage_id),
         "created_at": rec.created_at.isoformat(),
         "fields": {k: jsonable(v) for k, v in fields_of(rec).items()},
-        "provenance": {k: jsonable(_as_refs(v)) for k, v in rec.attribute_source.items() if v not in (None, [], {})},
+        "provenance": {k: jsonable(_as_refs(v)) for k, v in rec.attribute_source.items() if _has_source(v)},
         "versions": [
             {
                 "id": str(v),
@@ -99,6 +99,15 @@ def fields_of(rec: VersionRecord) -> dict[str, Any]:
     if rec.cls is UntypedEntity and isinstance(untyped, dict):
         return dict(untyped)  # a class that could not be imported: its data, as addresses see it
     return {name: values[name] for name in info.data_fields if name in values}
+
+
+def _has_source(source: Any) -> bool:
+    """Whether an attribute_source value names any source (None entries are literal values)."""
+    if isinstance(source, list):
+        return any(_has_source(s) for s in source)
+    if isinstance(source, dict):
+        return any(_has_source(s) for s in source.values())
+    return source is not None
 
 
 def _as_refs(source: Any) -> Any:

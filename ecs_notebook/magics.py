@@ -351,7 +351,7 @@ class EcsMagics(Magics):
         except ValueError:
             pass
         try:  # an expression such as ada.previous_ecs_id or students[0]
-            value = eval(text, ns)  # noqa: S307 - the user's own expression, in the user's namespace
+            value = eval(text, ns)  # the user's own expression, in their namespace
         except Exception:
             raise UsageError(f"Unknown target {text!r}: not a variable, an ecs_id or an @address.") from None
         if isinstance(value, (Entity, UUID)) or (isinstance(value, str) and value.startswith("@")):

@@ -152,12 +152,6 @@ def test_page_script_shows_data_through_text_only(cwd):
     assert "innerHTML" not in own and "document.write" not in own and "eval(" not in own
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: pyvis hands the template its options as a JSON *string*; the template applies |tojson again, "
-    "so the page passes a string to vis.Network and the left-to-right hierarchical layout and physics "
-    "settings are ignored (fix: JSON.parse it in the template, or pass the dict)",
-)
 def test_page_options_are_an_object(cwd):
     BUILDERS["pipeline"]()
     page = Page(to_html("p.html").read_text(encoding="utf-8"))

@@ -83,23 +83,22 @@ def to_html(
     for a, b, attrs in sorted(g.edges(data=True), key=lambda e: (e[0], e[1], e[2].get("kind", ""))):
         kind = attrs.get("kind", "")
         net.add_edge(a, b, title=kind + (f" ({attrs['field']})" if attrs.get("field") else ""), color=_EDGE_COLORS.get(kind))
-    net.set_options(
-        json.dumps(
-            {
-                "layout": {"hierarchical": {"enabled": True, "direction": "LR", "sortMethod": "directed"}},
-                "physics": {"enabled": False},
-                "edges": {"arrows": {"to": {"enabled": True}}},
-                "interaction": {"hover": True},
-            }
-        )
-    )
+    options = {
+        "layout": {"hierarchical": {"enabled": True, "direction": "LR", "sortMethod": "directed"}},
+        "physics": {"enabled": False},
+        "edges": {"arrows": {"to": {"enabled": True}}},
+        "interaction": {"hover": True},
+    }
     pyvis_templates = Path(pyvis.__file__).parent / "templates"
-    net.templateEnv = Environment(
+    env = Environment(
         loader=ChoiceLoader([FileSystemLoader(str(Path(__file__).parent / "templates")), FileSystemLoader(str(pyvis_templates))]),
         autoescape=True,
     )
-    net.path = "lineage.html"
-    html = net.generate_html(notebook=False)
+    # Our template (pyvis' own pulls Bootstrap from a CDN), rendered with pyvis' nodes and edges and
+    # its bundled vis-network; options go in as an object.
+    html = env.get_template("lineage.html").render(
+        nodes=net.nodes, edges=net.edges, options=options, heading=title, bgcolor="#ffffff", width="100%", height="100vh"
+    )
     out = Path(path)
     out.write_text(html, encoding="utf-8")
     return out
