@@ -26,7 +26,7 @@ DIRECTIONS = ("up", "down", "both")
 MAX_STALE_LINEAGES = 200  # stale marks are computed for at most this many outdated lineages in view
 
 
-class LineageExplorer(anywidget.AnyWidget):  # type: ignore[misc]
+class LineageExplorer(anywidget.AnyWidget):
     """Interactive lineage graph around ``target`` (an entity, ecs_id or address; None: the whole session).
 
     Click a node to select it (``selected``, ``details``, ``selected_entity``); double-click to
@@ -63,7 +63,7 @@ class LineageExplorer(anywidget.AnyWidget):  # type: ignore[misc]
         super().__init__(focus=focus, depth=depth, direction=direction, graph=graph, **kwargs)
         #: Where the "export HTML" button writes (None: ``lineage-<focus>.html`` in the working directory).
         self.export_path: str | Path | None = None
-        self._options_size = -1
+        self._options_scan = _OptionsScan()
         self._update_options()
         if self.selected:
             self._guarded(self._show_details, f"selecting {self.selected!r}")
@@ -163,29 +163,50 @@ class LineageExplorer(anywidget.AnyWidget):  # type: ignore[misc]
         self.details = node_details(self.selected, self.graph)
 
     def _update_options(self) -> None:
+        """Entity types and function names for the filters, read incrementally from the graph's node attributes."""
         g = default_graph()
-        size = len(g)
-        if size == self._options_size:
-            return
-        types: set[str] = set()
-        functions: set[str] = set()
-        for a in g._attrs:  # one pass over the graph's node attributes (no networkx view needed)
+        g._ensure_loaded()
+        attrs = g._attrs  # one dict per node, in insertion order (no networkx view needed)
+        scan = self._options_scan
+        if scan.attrs is not attrs:  # first use, or the graph was reset (another store)
+            scan = self._options_scan = _OptionsScan(attrs)
+        pending, scan.pending = scan.pending, []
+        for i in [*pending, *range(scan.done, len(attrs))]:
+            a = attrs[i]
             if a.get("kind") == "execution":
-                functions.add(str(a.get("function_name")))
+                scan.functions.add(str(a.get("function_name")))
             elif a.get("type"):
-                types.add(str(a["type"]))
-        self._options_size = size
-        self.filter_options = {"types": sorted(types), "functions": sorted(functions)}
+                scan.types.add(str(a["type"]))
+            else:
+                scan.pending.append(i)  # an entity seen before its own record: look again next time
+        scan.done = len(attrs)
+        options = {"types": sorted(scan.types), "functions": sorted(scan.functions)}
+        if options != self.filter_options:
+            self.filter_options = options
+
+
+class _OptionsScan:
+    """How far the filter choices have read the graph's node attributes."""
+
+    def __init__(self, attrs: list[dict[str, Any]] | None = None) -> None:
+        self.attrs = attrs
+        self.done = 0
+        self.pending: list[int] = []
+        self.types: set[str] = set()
+        self.functions: set[str] = set()
 
 
 def _payload(focus: str, depth: int | None, direction: str, filters: dict[str, Any], expand: list[str]) -> dict[str, Any]:
+    # The focus goes in ``expand`` too: past the node budget, build_payload ranks nodes at the same
+    # distance by id, so the focus itself could otherwise end up inside a "+N more" aggregate.
+    forced = [*expand, focus] if focus else list(expand)
     payload = build_payload(
         focus or None,
         depth,
         direction,
         types=list(filters.get("types") or ()) or None,
         functions=list(filters.get("functions") or ()) or None,
-        expand=list(expand) or None,
+        expand=forced or None,
     )
     _mark_stale(payload)
     return payload

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from lineage_models import Course, Sample, Shelf, Student, library, sample, student
+from lineage_models import Course, Sample, Shelf, library, sample, student
 
 from ecs_notebook import Entity, EntityNotFoundError, EntityRegistry, diff
 
@@ -287,4 +287,44 @@ def test_diff_of_a_large_tree_after_one_edit():
     lib.groups[0].items[5000].name = "edited"
     EntityRegistry.version_entity(lib)
     assert diff(old, lib) == {"groups.0.items.5000.name": ("s0.5000", "edited")}
-    assert isinstance(lib, Entity) and not isinstance(lib, Student)
+
+
+# -- sets of entities ------------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: diff reports an edit inside a set of entities under a positional path ('bag.0.label'), which "
+    "is no address (A3: a set has no order to index; get() raises AddressError) although A5 says diff paths "
+    "are as in addresses; report the set field whole, or match set members by lineage",
+)
+def test_set_member_edit_paths_are_addresses():
+    from models import make_top
+
+    from ecs_notebook import get
+
+    top = make_top()
+    top.promote_to_root()
+    old = top.ecs_id
+    next(iter(top.bag)).label = "S0"
+    EntityRegistry.version_entity(top)
+    d = diff(old, top)
+    assert d
+    for path in d:
+        get(f"@{old}.{path}")
+        get(f"@{top.ecs_id}.{path}")
+
+
+def test_tuple_member_edit_paths_are_addresses():
+    from models import make_top
+
+    from ecs_notebook import get
+
+    top = make_top()
+    top.promote_to_root()
+    old = top.ecs_id
+    top.pair[0].value = 5
+    EntityRegistry.version_entity(top)
+    assert diff(old, top) == {"pair.0.value": (0, 5)}
+    assert get(f"@{old}.pair.0.value") == 0
+    assert get(f"@{top.ecs_id}.pair.0.value") == 5

@@ -1,15 +1,18 @@
 """The store contract (DESIGN A8), seen through the registries, for every store kind.
 
 Each test runs against ``memory://``, a SQLite file, and the same SQLite file reopened (a fresh
-``connect`` that drops every cached record) right before the reads: what a user reads back never
-depends on which store holds it or on whether it was cached.
+``connect`` that drops every cached record) right before the reads; likewise against a PostgreSQL
+schema of its own when ``ECS_TEST_POSTGRES_URL`` names a server (skipped otherwise): what a user
+reads back never depends on which store holds it or on whether it was cached.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
+from pg_support import fresh_schema
 from store_models import Course, Report, Student, make_student, register_functions, sqlite_url
 
 import ecs_notebook
@@ -25,17 +28,22 @@ class Backend:
         self.persistent = kind != "memory"
 
     def reopen(self) -> None:
-        if self.kind == "sqlite-reopened":
+        if self.kind.endswith("-reopened"):
             ecs_notebook.connect(self.url)
             assert not EntityRegistry._records, "a fresh connection starts with nothing cached"
 
 
-@pytest.fixture(params=["memory", "sqlite", "sqlite-reopened"])
-def backend(request, tmp_path) -> Backend:
+@pytest.fixture(params=["memory", "sqlite", "sqlite-reopened", "postgres", "postgres-reopened"])
+def backend(request, tmp_path) -> Iterator[Backend]:
     kind = request.param
+    if kind.startswith("postgres"):
+        with fresh_schema() as url:
+            ecs_notebook.connect(url)
+            yield Backend(kind, url)
+        return
     url = "memory://" if kind == "memory" else sqlite_url(tmp_path / "lineage.db")
     ecs_notebook.connect(url)
-    return Backend(kind, url)
+    yield Backend(kind, url)
 
 
 # -- versions, history, addresses ------------------------------------------------------------
@@ -278,7 +286,7 @@ def test_from_storage_marks_versions_read_back_from_a_store(backend):
     s.promote_to_root()
     backend.reopen()
     copy = EntityRegistry.get(s.ecs_id)
-    expected = backend.kind == "sqlite-reopened"
+    expected = backend.kind.endswith("-reopened")
     assert copy.from_storage is expected
     assert copy.courses[0].from_storage is expected
     assert s.from_storage is False, "the live object is never marked"

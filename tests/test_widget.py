@@ -145,6 +145,15 @@ def test_graph_is_refreshed_before_execute_returns_and_selection_is_kept(analyze
     assert w.details["id"] == str(ada.ecs_id)
     assert "analyze()" in w.status
 
+    @CallableRegistry.register("rename")
+    def rename(student: Student) -> Student:
+        student.name = "Ada L."
+        return student
+
+    CallableRegistry.execute("rename", student=ada)
+    assert "rename" in w.filter_options["functions"]  # the filter choices follow the session
+    assert any(n["semantics"] == "mutation" for n in w.graph["nodes"])
+
 
 def test_failed_executions_are_drawn_and_marked(analyze, ada, explorer):
     w = explorer(ada)
@@ -269,6 +278,22 @@ def test_expand_draws_the_members_of_an_aggregate(explorer):
     assert set(target["members"]) <= ids(w)
 
 
+def test_the_focus_is_drawn_even_when_its_neighbourhood_is_aggregated(explorer):
+    @CallableRegistry.register("derive")
+    def derive(student: Student) -> Item:
+        return Item(name=student.name)
+
+    hub = Student(name="hub")
+    while str(hub.ecs_id) < "f":  # an id ranked after most others at the same distance
+        hub = Student(name="hub")
+    hub.promote_to_root()
+    for _ in range(2400):  # 2,400 calls at distance 0 from the hub: past the 2,000 drawn
+        CallableRegistry.execute("derive", student=hub)
+    w = explorer(hub)
+    assert w.graph["aggregated"]
+    assert node(w, str(hub.ecs_id))["focus"] is True
+
+
 def test_outputs_of_an_outdated_input_version_are_marked_stale(analyze, ada, explorer):
     r = CallableRegistry.execute("analyze", student=ada)
     w = explorer(r, direction="up")
@@ -317,7 +342,7 @@ def test_export_button_writes_the_standalone_page_and_reports_the_path(analyze, 
     w.export_request += 1  # what the button does
     assert w.status == f"exported to {(tmp_path / 'view.html').resolve()}", w.error
     html = (tmp_path / "view.html").read_text(encoding="utf-8")
-    assert "<img src=x" not in html and "</script>\"" not in html
+    assert "<img src=x" not in html and '</script>"' not in html
     assert "\\u003cimg src=x" in html
     assert [p.name for p in tmp_path.iterdir()] == ["view.html"]
 

@@ -38,7 +38,7 @@ def open_store(url: str, base: Path | None = None, create: bool = True) -> Store
     if url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresStore
 
-        return PostgresStore(url)  # type: ignore[return-value]
+        return PostgresStore(url, create=create)
     msg = f"Unknown store URL {url!r}. Use sqlite:///relative/path.db, sqlite:////absolute/path.db, postgresql://user@host/db or memory://."
     raise StoreError(msg)
 

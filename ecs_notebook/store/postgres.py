@@ -1,16 +1,596 @@
-"""``postgresql://`` stores: not part of this version."""
+"""``postgresql://``: a lineage store a team shares (psycopg 3; one transaction per write call).
+
+The rows are the SQLite store's (``rows.encode_record``/``decode_record``), with ids as ``uuid``.
+Outside a batch every write is one statement in autocommit mode: atomic and durable when it
+returns. A batch is one transaction; each successful write of the batch is also kept in memory so
+that a failed write or a lost connection can roll back and write the batch's earlier records again
+in a new transaction (rather than a SAVEPOINT per write: more than 64 subtransactions in one
+transaction overflow PostgreSQL's subtransaction cache and slow down every other session's reads).
+A connection lost during a call raises StoreError; the next call reconnects.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+from uuid import UUID
+
+from .._ids import utcnow
 from ..errors import StoreError
+from ..records import VersionRecord
+from .base import Store
+from .codec import Encoder
+from .rows import NO_SHARING, Row, Sharing, decode_record, encode_record, sharing_of
+
+if TYPE_CHECKING:
+    import psycopg
+
+SCHEMA_VERSION = 1
+
+# Migrations from version N-1 to N, applied in order inside one transaction (DDL is transactional).
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        "CREATE TABLE ecs_meta (key text PRIMARY KEY, value text NOT NULL)",
+        """CREATE TABLE versions (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            ecs_id uuid NOT NULL UNIQUE,
+            lineage_id uuid NOT NULL,
+            type_path text NOT NULL,
+            root_ecs_id uuid NOT NULL,
+            previous_ecs_id uuid,
+            created_at double precision NOT NULL,
+            is_root boolean NOT NULL,
+            function_name text,
+            succeeded boolean,
+            cache_key text,
+            plain text NOT NULL,
+            data text NOT NULL
+        )""",
+        "CREATE INDEX versions_lineage ON versions (lineage_id, seq)",
+        "CREATE INDEX versions_type ON versions (type_path, seq)",
+        "CREATE INDEX versions_executions ON versions (seq) WHERE function_name IS NOT NULL",
+        "CREATE INDEX versions_function ON versions (function_name, seq) WHERE function_name IS NOT NULL",
+        "CREATE INDEX versions_cache ON versions (cache_key, seq) WHERE cache_key IS NOT NULL",
+        """CREATE TABLE functions (
+            name text NOT NULL,
+            code_version text NOT NULL,
+            source text NOT NULL,
+            signature text NOT NULL,
+            registered_at double precision NOT NULL,
+            PRIMARY KEY (name, code_version)
+        )""",
+    ],
+}
+
+_COLUMNS = (
+    "ecs_id, lineage_id, type_path, root_ecs_id, previous_ecs_id, created_at, is_root, function_name, succeeded, cache_key, plain, data"
+)
+_TYPES = ("uuid", "uuid", "text", "uuid", "uuid", "float8", "bool", "text", "bool", "text", "text", "text")
+_NAMES = ", ".join(f"c{i}" for i in range(len(_TYPES)))
+# Large writes: one statement whatever the number of rows (12 array parameters), rows in order.
+_INSERT_ARRAYS = (
+    f"INSERT INTO versions ({_COLUMNS}) SELECT {_NAMES} FROM unnest({', '.join(f'%s::{t}[]' for t in _TYPES)}) "
+    f"WITH ORDINALITY AS u({_NAMES}, n) ORDER BY n ON CONFLICT (ecs_id) DO NOTHING"
+)
+_SMALL = 16  # up to this many rows: one multi-row VALUES statement (cheaper to send than arrays)
+_VALUES_SQL: dict[int, str] = {}
+_INSERT_FUNCTION = (
+    "INSERT INTO functions (name, code_version, source, signature, registered_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
+_EXECUTIONS = "versions WHERE function_name IS NOT NULL"
+
+# psycopg.pq.TransactionStatus values (compared as ints so that psycopg is only imported when used).
+_IDLE, _INTRANS, _INERROR = 0, 2, 3
 
 
-class PostgresStore:
-    """Placeholder that refuses clearly: the PostgreSQL store is not implemented in this version."""
+def _values_sql(n: int) -> str:
+    sql = _VALUES_SQL.get(n)
+    if sql is None:
+        one = "(" + ", ".join(["%s"] * len(_TYPES)) + ")"
+        sql = _VALUES_SQL[n] = f"INSERT INTO versions ({_COLUMNS}) VALUES {', '.join([one] * n)} ON CONFLICT (ecs_id) DO NOTHING"
+    return sql
 
-    def __init__(self, url: str) -> None:
+
+# -- URLs without secrets ----------------------------------------------------------------------
+
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:@/?#]*):(?P<password>[^@/?#]*)@")
+_QUERY_PASSWORD = re.compile(r"(?P<key>[?&]password=)(?P<password>[^&#]*)")
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password (in the user info or the query) replaced by ``***``.
+
+    >>> redact_url("postgresql://ada:s3cret@db.example:5432/lineage")
+    'postgresql://ada:***@db.example:5432/lineage'
+    """
+    url = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url, count=1)
+    return _QUERY_PASSWORD.sub(lambda m: f"{m['key']}***", url)
+
+
+def _secrets(url: str) -> list[str]:
+    """Every spelling of the URL's passwords that an error message could echo, longest first."""
+    found = [m["password"] for m in (_USERINFO.match(url), *_QUERY_PASSWORD.finditer(url)) if m and m["password"]]
+    out = {url} if found else set()
+    for p in found:
+        out.update((p, unquote(p)))
+    return sorted((s for s in out if s), key=len, reverse=True)
+
+
+class PostgresStore(Store):
+    """A lineage store in a PostgreSQL database (the schema the URL's search_path selects).
+
+    Safe for several processes and threads at once (one connection per store, behind a lock).
+    ``url`` is shown without its password.
+    """
+
+    persistent = True
+
+    def __init__(self, url: str, create: bool = True) -> None:
+        """Connect, check the schema and create or migrate it.
+
+        ``create=False``: a schema without a lineage store is an error instead of a new, empty store.
+        """
+        self._conninfo = url
+        self.url = redact_url(url)
+        self._secret_list = _secrets(url)
+        self._lock = threading.RLock()
+        self._batch = 0
+        self._in_tx = False  # the open batch's transaction is running on self._conn
+        self._lost = False  # the batch's transaction was lost: write self._log again before going on
+        self._log: list[tuple[str, list[Any]]] = []  # writes of the open batch, to write again
+        self._chain: dict[int, tuple[UUID, dict[int, UUID], UUID]] = {}
+        self._closed = False
+        self._conn: psycopg.Connection[Any] | None = None
+        conn = self._connect()
+        try:
+            self._check_schema(conn)
+            if not create and self._version(conn) is None:
+                msg = f"No lineage store in {self.url} (its schema has no ecs_meta table). Check the database and search_path."
+                raise StoreError(msg)
+            self._migrate(conn)
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, StoreError):
+                raise
+            import psycopg
+
+            if not isinstance(exc, psycopg.Error):
+                raise
+            msg = f"Cannot use the PostgreSQL database {self.url} as a lineage store: {self._scrub(exc)}"
+            raise StoreError(msg) from self._cause(exc)
+        self._conn = conn
+
+    # -- connecting ------------------------------------------------------------------------
+
+    def _scrub(self, exc: BaseException) -> str:
+        """The reason an error gives, on one line, without the URL's password."""
+        diag = getattr(exc, "diag", None)
+        primary = getattr(diag, "message_primary", None) if diag is not None else None
+        text = " ".join((primary or str(exc)).split())
+        for secret in self._secret_list:
+            text = text.replace(secret, self.url if secret == self._conninfo else "***")
+        return text
+
+    def _cause(self, exc: BaseException) -> BaseException | None:
+        """The exception to chain, unless its own message shows a password."""
+        text = str(exc)
+        return None if any(secret in text for secret in self._secret_list) else exc
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            import psycopg
+            from psycopg.conninfo import conninfo_to_dict
+        except ImportError as exc:
+            msg = "The postgresql:// store needs psycopg 3: pip install 'ecs-notebook[postgres]' (or 'psycopg[binary]>=3.1')."
+            raise StoreError(msg) from exc
+        try:
+            given = conninfo_to_dict(self._conninfo)
+            extra: dict[str, Any] = {}
+            if "connect_timeout" not in given:
+                extra["connect_timeout"] = 10
+            if "application_name" not in given:
+                extra["application_name"] = "ecs_notebook"
+            return psycopg.connect(self._conninfo, autocommit=True, **extra)
+        except psycopg.Error as exc:
+            error = exc  # libpq may quote the whole URL: raised below, outside this block, so it is not chained
         msg = (
-            f"Cannot open {url.rsplit('@', maxsplit=1)[-1]!r}: the PostgreSQL store is not available in this version "
-            "of ecs_notebook. Use sqlite:///path.db (shared file) or memory:// for now."
+            f"Cannot connect to the PostgreSQL lineage store {self.url}: {self._scrub(error)}. Check that the server "
+            "runs and the URL (postgresql://user:password@host:port/database), or use sqlite:///path.db for a store "
+            "of your own."
         )
-        raise StoreError(msg)
+        raise StoreError(msg) from self._cause(error)
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        """The open connection, reconnecting after a lost one; inside a batch, its transaction."""
+        if self._closed:
+            msg = f"The lineage store {self.url} was closed; connect to it again."
+            raise StoreError(msg)
+        conn = self._conn
+        if conn is None or conn.closed:
+            conn = self._conn = self._connect()
+        if not self._batch:
+            return conn
+        status = conn.info.transaction_status
+        if status == _INERROR:  # e.g. a query interrupted by Ctrl-C: the transaction is unusable
+            self._rollback(conn)
+        elif self._in_tx and status != _INTRANS:
+            self._in_tx, self._lost = False, True
+        if self._lost:
+            self._replay(conn)
+        return conn
+
+    def _rollback(self, conn: psycopg.Connection[Any]) -> None:
+        import psycopg
+
+        try:
+            conn.execute("ROLLBACK")
+        except psycopg.Error:
+            self._drop(conn)
+        self._in_tx = False
+        self._lost = bool(self._log)
+
+    def _drop(self, conn: psycopg.Connection[Any]) -> None:
+        try:
+            conn.close()
+        finally:
+            if self._conn is conn:
+                self._conn = None
+            self._in_tx = False
+            self._lost = bool(self._log)
+
+    def _replay(self, conn: psycopg.Connection[Any]) -> None:
+        """Write the batch's earlier records again in a new transaction (after a rollback or a lost connection)."""
+        import psycopg
+
+        try:
+            conn.execute("BEGIN")
+            self._in_tx = True
+            for kind, rows in self._log:
+                self._insert(conn, kind, rows)
+        except psycopg.Error as exc:
+            lost = sum(len(rows) for kind, rows in self._log if kind == "versions")
+            self._log.clear()
+            self._chain.clear()  # it may name rows that are not in the store now
+            if conn.broken or conn.closed:
+                self._drop(conn)
+            else:
+                self._rollback(conn)
+            self._lost = False
+            msg = (
+                f"The lineage store {self.url} lost the open batch and could not write its {lost} earlier records "
+                f"again: {self._scrub(exc)}. Those records exist only in this session's memory now."
+            )
+            raise StoreError(msg) from self._cause(exc)
+        self._lost = False
+
+    def _failed(self, conn: psycopg.Connection[Any], exc: BaseException) -> str:
+        """Recover from a failed statement; return what to tell about the batch's earlier records."""
+        if conn.broken or conn.closed:
+            self._drop(conn)
+            if self._batch and self._log:
+                return " The batch's earlier records will be written again on the next call."
+            return " The next call reconnects."
+        if self._batch and conn.info.transaction_status in (_INERROR, _IDLE) and self._in_tx:
+            self._rollback(conn)
+            if self._log:
+                self._replay(conn)  # raises StoreError when they cannot be written again
+                return " The batch's earlier records were kept."
+        return ""
+
+    # -- schema ----------------------------------------------------------------------------
+
+    def _version(self, conn: psycopg.Connection[Any]) -> int | None:
+        """The schema version recorded in ecs_meta (None: no ecs_meta table)."""
+        # pg_tables, not to_regclass(): the latter may answer from a cache that has not seen a table
+        # another session created a moment ago.
+        if not conn.execute("SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'ecs_meta'").fetchone():
+            return None
+        row = conn.execute("SELECT value FROM ecs_meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _check_schema(self, conn: psycopg.Connection[Any]) -> None:
+        schema = conn.execute("SELECT current_schema()").fetchone()[0]  # type: ignore[index]
+        if schema is None:
+            msg = (
+                f"The search_path of {self.url} names no existing schema. Create it (CREATE SCHEMA name) or fix "
+                "the URL's options=-csearch_path%3Dname."
+            )
+            raise StoreError(msg)
+        version = self._version(conn)
+        if version is None:
+            tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (schema,))]
+            if tables:
+                msg = (
+                    f"Schema {schema!r} of {self.url} holds tables of another application ({', '.join(tables[:5])}); it was "
+                    "left untouched. Use a database or schema of its own (e.g. ?options=-csearch_path%3Decs_lineage)."
+                )
+                raise StoreError(msg)
+        elif version > SCHEMA_VERSION:
+            msg = (
+                f"{self.url} was written by a newer ecs_notebook (schema {version}; this version reads up to "
+                f"{SCHEMA_VERSION}). Upgrade ecs_notebook to open it; the database was left untouched."
+            )
+            raise StoreError(msg)
+
+    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
+        if self._version(conn) == SCHEMA_VERSION:
+            return
+        with conn.transaction():
+            # Another process may be creating the same schema: one at a time, then read again.
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('ecs_notebook:' || current_schema()))")
+            self._check_schema(conn)
+            version = self._version(conn) or 0
+            for v in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[v]:
+                    conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(
+                "INSERT INTO ecs_meta (key, value) VALUES ('schema_version', %s) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (str(SCHEMA_VERSION),),
+            )
+            conn.execute("INSERT INTO ecs_meta (key, value) VALUES ('created_at', %s) ON CONFLICT DO NOTHING", (utcnow().isoformat(),))
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def write(self, records: list[VersionRecord], roots: list[UUID]) -> None:
+        from ..registry import EntityRegistry
+
+        cached = EntityRegistry._records
+        enc = Encoder()
+        root_set = {r.int for r in roots}
+        with self._lock:
+            rows = [_pg_row(rec, encode_record(rec, rec.ecs_id.int in root_set, enc, self._sharing(rec, cached))) for rec in records]
+            self._write("versions", rows)
+
+    def write_function(self, name: str, code_version: str, source: str, signature: dict[str, Any]) -> None:
+        # Text columns cannot hold NUL characters; the source is kept for people to read.
+        row = (name, code_version, source.replace("\x00", "\\x00"), json.dumps(signature), utcnow().timestamp())
+        with self._lock:
+            self._write("functions", [row])
+
+    def _write(self, kind: str, rows: list[Any]) -> None:
+        import psycopg
+
+        if not rows:
+            return
+        conn = self._connection()
+        try:
+            if self._batch and not self._in_tx:
+                conn.execute("BEGIN")
+                self._in_tx = True
+            self._insert(conn, kind, rows)
+        except psycopg.Error as exc:
+            what = "records" if kind == "versions" else "function registration"
+            note = self._failed(conn, exc)
+            msg = f"Could not write to store {self.url}: {self._scrub(exc)}. Nothing of this call's {what} was recorded.{note}"
+            raise StoreError(msg) from self._cause(exc)
+        if self._batch:
+            self._log.append((kind, rows))
+
+    @staticmethod
+    def _insert(conn: psycopg.Connection[Any], kind: str, rows: list[Any]) -> None:
+        """One statement whatever the number of rows: atomic on its own in autocommit mode."""
+        if kind == "functions":
+            with conn.cursor() as cur:
+                cur.executemany(_INSERT_FUNCTION, rows)
+        elif len(rows) <= _SMALL:
+            conn.execute(_values_sql(len(rows)), [v for row in rows for v in row])
+        else:
+            conn.execute(_INSERT_ARRAYS, [list(col) for col in zip(*rows)])
+
+    def _sharing(self, rec: VersionRecord, cached: dict[int, VersionRecord]) -> Sharing:
+        """Which parts of a new version are references to earlier rows (as the SQLite store decides)."""
+        prev_id = rec.previous_ecs_id
+        if prev_id is None:
+            self._remember(rec.ecs_id, rec.ecs_id, {}, rec.ecs_id)
+            return NO_SHARING
+        state = self._chain.get(prev_id.int)
+        if state is None:
+            row = self._query("SELECT data FROM versions WHERE ecs_id = %s", (prev_id,), one=True)
+            state = sharing_of(row[0], prev_id) if row else (prev_id, {}, prev_id)
+        full, delta, plain_from = state
+        prev = cached.get(prev_id.int)
+        slots_full = slots_delta = None
+        if prev is not None and len(rec.slots) == len(prev.slots) > 8:
+            changes = {p: x for p, (x, o) in enumerate(zip(rec.slots, prev.slots)) if x != o}
+            merged = {**delta, **changes}
+            if len(merged) * 4 < len(rec.slots):
+                slots_full, slots_delta = full, merged
+        share_plain = prev is not None and rec.plain is prev.plain and rec.cls is prev.cls and bool(rec.plain)
+        self._remember(rec.ecs_id, slots_full or rec.ecs_id, slots_delta or {}, plain_from if share_plain else rec.ecs_id)
+        return Sharing(slots_full, slots_delta, plain_from if share_plain else None)
+
+    def _remember(self, ecs_id: UUID, full: UUID, delta: dict[int, UUID], plain_from: UUID) -> None:
+        if len(self._chain) > 50_000:
+            self._chain.clear()  # a cache: rows hold the same facts
+        self._chain[ecs_id.int] = (full, delta, plain_from)
+
+    def begin_batch(self) -> None:
+        with self._lock:
+            self._batch += 1
+
+    def end_batch(self) -> None:
+        import psycopg
+
+        with self._lock:
+            if self._batch == 0:
+                return
+            if self._batch > 1:
+                self._batch -= 1
+                return
+            lost = sum(len(rows) for kind, rows in self._log if kind == "versions")
+            try:
+                for attempt in range(2):
+                    try:
+                        conn = self._connection()  # writes the batch again if its transaction was lost
+                    except StoreError as exc:
+                        if not self._log:
+                            raise
+                        msg = f"{exc} The open batch's {lost} records exist only in this session's memory now."
+                        raise StoreError(msg) from exc.__cause__
+                    if not self._in_tx:
+                        break
+                    try:
+                        conn.execute("COMMIT")
+                        self._in_tx = False
+                        break
+                    except psycopg.Error as exc:
+                        # The outcome of a COMMIT on a lost connection is unknown: writing the batch
+                        # again is safe (rows are keyed by ecs_id) and settles it.
+                        if conn.broken or conn.closed:
+                            self._drop(conn)
+                        else:
+                            self._rollback(conn)
+                        if attempt == 1:
+                            msg = (
+                                f"Could not commit the batch to store {self.url}: {self._scrub(exc)}. Its {lost} records "
+                                "exist only in this session's memory now."
+                            )
+                            raise StoreError(msg) from self._cause(exc)
+            finally:
+                self._batch = 0
+                self._in_tx = self._lost = False
+                self._log.clear()
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def _query(self, sql: str, params: Any = (), one: bool = False) -> Any:
+        import psycopg
+
+        with self._lock:
+            conn = self._connection()
+            try:
+                cur = conn.execute(sql, params)
+                return cur.fetchone() if one else cur.fetchall()
+            except psycopg.Error as exc:
+                note = self._failed(conn, exc)
+                msg = f"Could not read store {self.url}: {self._scrub(exc)}.{note}"
+                raise StoreError(msg) from self._cause(exc)
+
+    def load(self, ecs_id: UUID) -> VersionRecord | None:
+        row = self._query(f"SELECT {_COLUMNS} FROM versions WHERE ecs_id = %s", (ecs_id,), one=True)
+        return None if row is None else decode_record(_sqlite_row(row), self._load_base)
+
+    def _load_base(self, base: UUID) -> VersionRecord:
+        from ..registry import EntityRegistry
+
+        rec = EntityRegistry._records.get(base.int) or self.load(base)
+        if rec is None:
+            msg = f"Store {self.url} is missing record {base}, which a stored version builds on."
+            raise StoreError(msg)
+        return rec
+
+    def lineage_versions(self, lineage_id: UUID) -> list[UUID]:
+        return [r[0] for r in self._query("SELECT ecs_id FROM versions WHERE lineage_id = %s ORDER BY seq", (lineage_id,))]
+
+    def lineage_of(self, ecs_id: UUID) -> UUID | None:
+        row = self._query("SELECT lineage_id FROM versions WHERE ecs_id = %s", (ecs_id,), one=True)
+        return row[0] if row else None
+
+    def is_root(self, ecs_id: UUID) -> bool:
+        row = self._query("SELECT is_root FROM versions WHERE ecs_id = %s", (ecs_id,), one=True)
+        return bool(row and row[0])
+
+    def ids_by_type(self, type_path: str) -> list[UUID]:
+        return [r[0] for r in self._query("SELECT ecs_id FROM versions WHERE type_path = %s ORDER BY seq", (type_path,))]
+
+    def lineages(self) -> list[UUID]:
+        return [r[0] for r in self._query("SELECT lineage_id FROM versions GROUP BY lineage_id ORDER BY MIN(seq)")]
+
+    def executions(self, function: str | None = None, failed: bool | None = None) -> list[UUID]:
+        sql, params = f"SELECT ecs_id FROM {_EXECUTIONS}", list[Any]()
+        if function is not None:
+            sql += " AND function_name = %s"
+            params.append(function)
+        if failed is not None:
+            sql += " AND succeeded = %s"
+            params.append(not failed)
+        return [r[0] for r in self._query(sql + " ORDER BY seq", params)]
+
+    def find_cached(self, cache_key: str) -> UUID | None:
+        row = self._query("SELECT ecs_id FROM versions WHERE cache_key = %s ORDER BY seq DESC LIMIT 1", (cache_key,), one=True)
+        return row[0] if row else None
+
+    def function_versions(self, name: str) -> list[str]:
+        return [r[0] for r in self._query("SELECT code_version FROM functions WHERE name = %s ORDER BY registered_at", (name,))]
+
+    def counts(self) -> dict[str, int]:
+        row = self._query(
+            "SELECT (SELECT COUNT(*) FROM versions), (SELECT COUNT(DISTINCT lineage_id) FROM versions), "
+            f"(SELECT COUNT(*) FROM {_EXECUTIONS}), (SELECT COUNT(DISTINCT name) FROM functions), "
+            "pg_total_relation_size('versions'::regclass) + pg_total_relation_size('functions'::regclass) "
+            "+ pg_total_relation_size('ecs_meta'::regclass)",
+            one=True,
+        )
+        return {"versions": row[0], "lineages": row[1], "executions": row[2], "functions": row[3], "bytes": row[4]}
+
+    def iter_records(self) -> Iterator[VersionRecord]:
+        last = 0
+        while True:
+            rows = self._query(f"SELECT seq, {_COLUMNS} FROM versions WHERE seq > %s ORDER BY seq LIMIT 2000", (last,))
+            if not rows:
+                return
+            for r in rows:
+                yield decode_record(_sqlite_row(r[1:]), self._load_base)
+            last = rows[-1][0]
+
+    def describe(self) -> str:
+        if self._closed:
+            return f"{self.url} — closed"
+        c = self.counts()
+        return (
+            f"{self.url} — {c['versions']} versions in {c['lineages']} lineages, "
+            f"{c['executions']} executions, {c['functions']} functions, {c['bytes'] / 1e6:.2f} MB"
+        )
+
+    def __repr__(self) -> str:
+        try:
+            return f"<{type(self).__name__} {self.describe()}>"
+        except StoreError:
+            return f"<{type(self).__name__} {self.url} — unreachable>"
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            conn = self._conn
+            try:
+                if self._batch and conn is not None and not conn.closed:
+                    self._batch = 1
+                    try:
+                        self.end_batch()  # like the SQLite store: closing commits an open batch
+                    except StoreError:
+                        pass
+            finally:
+                self._closed = True
+                self._conn = None
+                if conn is not None:
+                    conn.close()
+
+
+def _pg_row(rec: VersionRecord, row: Row) -> tuple[Any, ...]:
+    """A stored row with ids as UUIDs and flags as booleans (the record holds the ids already)."""
+    ok = row.succeeded
+    return (
+        rec.ecs_id,
+        rec.lineage_id,
+        row.type_path,
+        rec.root_ecs_id,
+        rec.previous_ecs_id,
+        row.created_at,
+        bool(row.is_root),
+        row.function_name,
+        None if ok is None else bool(ok),
+        row.cache_key,
+        row.plain,
+        row.data,
+    )
+
+
+def _sqlite_row(r: Any) -> tuple[Any, ...]:
+    """A row read back, in the layout ``decode_record`` reads (ids as 16 bytes)."""
+    prev = r[4]
+    return (r[0].bytes, r[1].bytes, r[2], r[3].bytes, None if prev is None else prev.bytes, *r[5:])

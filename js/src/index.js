@@ -59,7 +59,7 @@ function render({ model, el }) {
   // -- layout -----------------------------------------------------------------------------
   const root = /** @type {HTMLDivElement & {ecsNetwork?: Network}} */ (h("div", { class: "ecs-explorer" }));
   const toolbar = h("div", { class: "ecs-toolbar" });
-  const search = h("input", { type: "search", class: "ecs-search", placeholder: "search id / type / function", "aria-label": "search" });
+  const search = h("input", { type: "search", class: "ecs-search", placeholder: "search id/type/function", title: "search by id, type, function or label; Enter for the next match", "aria-label": "search" });
   const depth = select(DEPTHS, "depth (entity steps from the focus)");
   depth.classList.add("ecs-depth");
   const direction = select(
@@ -103,8 +103,12 @@ function render({ model, el }) {
   el.appendChild(root);
 
   // -- network ----------------------------------------------------------------------------
-  const nodes = new DataSet([]);
-  const edges = new DataSet([]);
+  // The first payload goes in at construction (one pass; vis-network fits it in view itself).
+  const first = model.get("graph");
+  const initial = toVis(first);
+  const nodes = new DataSet(initial.nodes);
+  const edges = new DataSet(initial.edges);
+  let big = initial.nodes.length > BIG;
   const network = new Network(
     canvas,
     { nodes, edges },
@@ -112,20 +116,28 @@ function render({ model, el }) {
       autoResize: true,
       physics: { enabled: false },
       layout: { improvedLayout: false, hierarchical: { enabled: false } },
-      interaction: { hover: true, tooltipDelay: 150, multiselect: false, keyboard: false, hideEdgesOnDrag: false, hideEdgesOnZoom: false },
+      interaction: { hover: true, tooltipDelay: 150, multiselect: false, keyboard: false, hideEdgesOnDrag: big, hideEdgesOnZoom: big },
       nodes: { font: { face: "system-ui, -apple-system, Segoe UI, sans-serif" }, margin: { top: 6, bottom: 6, left: 8, right: 8 } },
-      edges: { smooth: false, selectionWidth: 1.5 },
+      edges: {
+        smooth: false,
+        selectionWidth: 1.5,
+        arrows: { to: { enabled: true, scaleFactor: 0.5 } },
+        font: { size: 10, color: "#92400e", strokeWidth: 3, align: "top" },
+      },
     },
   );
   root.ecsNetwork = network;
 
-  let needFit = true; // on first draw, and when the view moves to another focus
+  // Fit again on the first visible draw if the view was built detached (no size, so vis-network's
+  // own fit was meaningless), and whenever the payload's focus changes (a new view, not a refresh).
+  let needFit = canvas.clientWidth === 0;
   /** @type {number|null} */
-  let pendingCount = null;
-  /** @type {string|null|undefined} */
-  let drawnFocus;
+  let pendingCount = initial.nodes.length;
+  /** @type {string|null} */
+  let drawnFocus = first && first.focus ? first.focus : null;
   let searchHits = /** @type {string[]} */ ([]);
   let searchIndex = 0;
+  summaryText.textContent = summary(first);
 
   function applyGraph() {
     const payload = model.get("graph");
@@ -134,10 +146,12 @@ function render({ model, el }) {
     edges.remove(removedIds(/** @type {string[]} */ (edges.getIds()), vis.edges.map((e) => e.id)));
     nodes.update(vis.nodes);
     edges.update(vis.edges);
-    const big = vis.nodes.length > BIG;
-    network.setOptions({ interaction: { hideEdgesOnDrag: big, hideEdgesOnZoom: big } });
+    if (big !== vis.nodes.length > BIG) {
+      big = !big;
+      network.setOptions({ interaction: { hideEdgesOnDrag: big, hideEdgesOnZoom: big } });
+    }
     const focus = payload && payload.focus ? payload.focus : null;
-    if (drawnFocus !== undefined && focus !== drawnFocus) needFit = true; // a new view, not a refresh
+    if (focus !== drawnFocus) needFit = true;
     drawnFocus = focus;
     showSelection();
     summaryText.textContent = summary(payload);
@@ -162,8 +176,20 @@ function render({ model, el }) {
   function showSelection() {
     const sel = model.get("selected");
     if (sel && nodes.get(sel)) network.selectNodes([sel], false);
-    else network.unselectAll();
+    else if (network.getSelectedNodes().length || network.getSelectedEdges().length) network.unselectAll(); // it redraws at once
   }
+
+  // vis-network leaves a tooltip up when the pointer leaves the canvas; hide it (its internals,
+  // guarded: at worst the tooltip stays, as without this).
+  const hideTooltip = () => {
+    const ih = /** @type {any} */ (network).interactionHandler;
+    if (ih && ih.popup) {
+      clearTimeout(ih.popupTimer);
+      ih.popupObj = undefined;
+      ih.popup.hide();
+    }
+  };
+  canvas.addEventListener("mouseleave", hideTooltip);
 
   network.on("click", (/** @type {{nodes: string[], edges: string[]}} */ params) => {
     const id = params.nodes.length ? String(params.nodes[0]) : "";
@@ -305,13 +331,14 @@ function render({ model, el }) {
   for (const [event, cb] of handlers) model.on(event, cb);
 
   showControls();
-  applyGraph();
+  showSelection();
   showDetails();
   showStatus();
   showError();
 
   return () => {
     for (const [event, cb] of handlers) model.off(event, cb);
+    canvas.removeEventListener("mouseleave", hideTooltip);
     network.destroy();
     delete root.ecsNetwork;
     root.remove();

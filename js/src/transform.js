@@ -73,6 +73,7 @@
  */
 
 /**
+ * A vis-network edge (arrows and label font are network-wide options, set once).
  * @typedef {object} VisEdge
  * @property {string} id
  * @property {string} from
@@ -82,8 +83,6 @@
  * @property {{color: string, highlight: string, hover: string}} color
  * @property {boolean|number[]} dashes
  * @property {number} width
- * @property {{to: {enabled: boolean, scaleFactor: number}}} arrows
- * @property {{size: number, color: string, strokeWidth: number, align: string}} font
  */
 
 /** Fill and border by what a node is. @type {Record<string, Colour>} */
@@ -144,6 +143,7 @@ export function toVisNode(n) {
   if (failed) label = FAILED_MARK + label;
   else if (n.kind === "entity" && n.stale) label = STALE_MARK + label;
   let title = String(n.title ?? n.id);
+  if (n.kind !== "aggregate" && n.label) title = `${n.label}\n${title}`; // the payload title starts at the id
   if (n.kind === "entity" && n.stale) title += "\nSTALE: derived from a version that is no longer the latest";
   if (n.kind === "entity" && n.semantics) title += `\nmade by: ${String(n.semantics).toLowerCase()}`;
   const shape = n.kind === "execution" ? "hexagon" : n.kind === "aggregate" ? "database" : "box";
@@ -198,8 +198,6 @@ export function toVisEdge(e) {
     color: { color: style.color, highlight: style.color, hover: style.color },
     dashes: style.dashes,
     width: style.width,
-    arrows: { to: { enabled: true, scaleFactor: 0.5 } },
-    font: { size: 10, color: "#92400e", strokeWidth: 3, align: "top" },
   };
 }
 
@@ -310,24 +308,31 @@ const MAX_TEXT = 400;
 
 /**
  * A value of the details JSON as one line of text (entity references by label and short id).
+ * Top-level strings are shown bare; strings inside containers keep their quotes.
  * @param {unknown} v
  * @returns {string}
  */
 export function formatValue(v) {
-  let s;
-  if (v === null || v === undefined) s = "None";
-  else if (typeof v === "string") s = v;
-  else if (typeof v === "object" && !Array.isArray(v) && typeof (/** @type {any} */ (v).entity) === "string") {
-    const ref = /** @type {{entity: string, label?: string}} */ (v);
-    s = `${ref.label ? ref.label + " " : ""}@${ref.entity.slice(0, 8)}`;
-  } else {
-    try {
-      s = JSON.stringify(v, (_k, x) => (x && typeof x === "object" && typeof x.entity === "string" ? `@${x.entity.slice(0, 8)}` : x));
-    } catch {
-      s = String(v);
-    }
-  }
+  const s = typeof v === "string" ? v : fmt(v, 0);
   return s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) + "\u2026" : s;
+}
+
+/**
+ * @param {unknown} v
+ * @param {number} depth
+ * @returns {string}
+ */
+function fmt(v, depth) {
+  if (v === null || v === undefined) return "None";
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v !== "object") return String(v);
+  if (depth > 8) return "\u2026";
+  if (Array.isArray(v)) return `[${v.map((x) => fmt(x, depth + 1)).join(", ")}]`;
+  const o = /** @type {Record<string, unknown>} */ (v);
+  if (typeof o.entity === "string") return `${o.label ? o.label + " " : ""}@${o.entity.slice(0, 8)}`;
+  return `{${Object.entries(o)
+    .map(([k, x]) => `${k}: ${fmt(x, depth + 1)}`)
+    .join(", ")}}`;
 }
 
 /**

@@ -8,84 +8,38 @@ offline. Tests skip (with the reason) when Chromium, Playwright or JupyterLab is
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
-ARTIFACTS = ROOT / "test-artifacts"
-NOTEBOOK = "explorer.ipynb"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+from browser_support import (
+    CHROMIUM_ARGS,
+    HERE,
+    NOTEBOOK,
+    ROOT,
+    STUB_ORIGIN,
+    STUB_PAGE,
+    Lab,
+    PageWatch,
+    Session,
+    Stub,
+    cell_output,
+    chromium_path,
+    free_port,
+    missing_requirement,
+    wait_for_kernel_idle,
+    wait_for_server,
+    write_json,
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: runs JupyterLab and headless Chromium (tests/browser)")
-
-
-def chromium_path() -> str | None:
-    """The Chromium to drive: $ECS_CHROMIUM, else the system one (never a Playwright download)."""
-    for candidate in (os.environ.get("ECS_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-def missing_requirement() -> str | None:
-    if chromium_path() is None:
-        return "Chromium not found (apt-get install chromium, or set ECS_CHROMIUM)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "playwright not installed (pip install -e '.[browser]')"
-    try:
-        import jupyterlab  # noqa: F401
-    except ImportError:
-        return "jupyterlab not installed (pip install -e '.[browser]')"
-    return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data), encoding="utf-8")
-
-
-@dataclass
-class Lab:
-    url: str
-    token: str
-    notebook_dir: Path
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def notebook_url(self, name: str = NOTEBOOK) -> str:
-        return f"{self.url}lab/tree/{name}?token={self.token}"
 
 
 @pytest.fixture(scope="session")
@@ -106,10 +60,13 @@ def jupyter_lab(browser_requirements: None, tmp_path_factory: pytest.TempPathFac
     for d in dirs.values():
         d.mkdir()
     # No news, no update checks, no virtual scrolling of cells (the widget must stay in the DOM).
-    _write_json(dirs["config"] / "jupyter_server_config.json", {"LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}})
+    write_json(
+        dirs["config"] / "jupyter_server_config.json",
+        {"LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}},
+    )
     settings = dirs["settings"] / "@jupyterlab"
-    _write_json(settings / "apputils-extension" / "notification.jupyterlab-settings", {"fetchNews": "false", "checkForUpdates": False})
-    _write_json(settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"})
+    write_json(settings / "apputils-extension" / "notification.jupyterlab-settings", {"fetchNews": "false", "checkForUpdates": False})
+    write_json(settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"})
     token = secrets.token_hex(16)
     port = free_port()
     env = {
@@ -142,7 +99,7 @@ def jupyter_lab(browser_requirements: None, tmp_path_factory: pytest.TempPathFac
     url = f"http://127.0.0.1:{port}/"
     lab = Lab(url, token, notebooks, proc, log)
     try:
-        _wait_for_server(lab)
+        wait_for_server(lab)
         yield lab
     finally:
         proc.terminate()
@@ -153,57 +110,16 @@ def jupyter_lab(browser_requirements: None, tmp_path_factory: pytest.TempPathFac
             proc.wait()
 
 
-def _wait_for_server(lab: Lab, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if lab.process.poll() is not None:
-            pytest.fail(f"JupyterLab exited ({lab.process.returncode}):\n{lab.log.read_text(errors='replace')[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"{lab.url}api/status?token={lab.token}", timeout=2) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"JupyterLab did not start in {timeout:.0f} s:\n{lab.log.read_text(errors='replace')[-3000:]}")
-
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium(browser_requirements: None) -> Iterator[Any]:
+    # Module scope, not session: while Playwright's sync API is active the main thread has a running
+    # asyncio loop, which would break every later test that calls asyncio.run().
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield browser
         browser.close()
-
-
-@dataclass
-class PageWatch:
-    """What a page did that it should not: dialogs, uncaught errors, console errors, outside requests."""
-
-    dialogs: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-    console_errors: list[str] = field(default_factory=list)
-    blocked: list[str] = field(default_factory=list)
-
-    def attach(self, page: Any) -> None:
-        def on_dialog(dialog: Any) -> None:
-            self.dialogs.append(f"{dialog.type}: {dialog.message}")
-            dialog.dismiss()
-
-        page.on("dialog", on_dialog)
-        page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
-        page.on("console", lambda msg: self.console_errors.append(msg.text) if msg.type == "error" else None)
-
-
-@dataclass
-class Session:
-    """An open, fully run fixture notebook."""
-
-    page: Any
-    lab: Lab
-    watch: PageWatch
-    printed: dict[str, str]
 
 
 @pytest.fixture(scope="module")
@@ -225,6 +141,8 @@ def notebook(jupyter_lab: Lab, chromium: Any) -> Iterator[Session]:
     page.goto(jupyter_lab.notebook_url())
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
     wait_for_kernel_idle(page)
+    # More room for the notebook: collapse the file browser (click its active sidebar tab).
+    page.locator(".jp-SideBar.jp-mod-left .lm-TabBar-tab.lm-mod-current").click()
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     out = cell_output(page, 4, "MALLORY")
@@ -236,47 +154,39 @@ def notebook(jupyter_lab: Lab, chromium: Any) -> Iterator[Session]:
         context.close()
 
 
-def wait_for_kernel_idle(page: Any, timeout: float = 60_000) -> None:
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=timeout)
+@pytest.fixture(scope="module")
+def stub_page(chromium: Any) -> Iterator[Any]:
+    static = ROOT / "ecs_notebook" / "static"
+
+    def serve(route: Any) -> None:
+        url = route.request.url
+        name = url[len(STUB_ORIGIN) :] if url.startswith(STUB_ORIGIN) else ""
+        if name == "index.html":
+            route.fulfill(body=STUB_PAGE, content_type="text/html")
+        elif name in ("explorer.js", "explorer.css"):
+            route.fulfill(path=str(static / name), content_type="text/javascript" if name.endswith(".js") else "text/css")
+        else:
+            route.abort()
+
+    context = chromium.new_context(viewport={"width": 1140, "height": 700})
+    context.route("**/*", serve)
+    page = context.new_page()
+    page.goto(STUB_ORIGIN + "index.html")
+    page.wait_for_function("() => window.bundleLoaded === true")
+    try:
+        yield page
+    finally:
+        context.close()
 
 
-def cell_output(page: Any, index: int, expect: str, timeout: float = 30_000) -> str:
-    """The text output of code cell ``index`` (0-based among all cells), once it contains ``expect``."""
-    locator = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea-output")
-    locator.filter(has_text=expect).first.wait_for(timeout=timeout)
-    return str(locator.all_inner_texts()[-1]) if locator.count() == 1 else "\n".join(locator.all_inner_texts())
-
-
-def run_new_cell(page: Any, code: str, expect: str, timeout: float = 30_000) -> str:
-    """Add a code cell at the end of the notebook, run it, and return its output (once it contains ``expect``)."""
-    cells = page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell")
-    n = cells.count()
-    cells.nth(n - 1).locator(".jp-InputPrompt").click()  # select the last cell (command mode)
-    page.keyboard.press("Escape")
-    page.keyboard.press("b")  # insert a cell below and select it
-    page.wait_for_function(f"document.querySelectorAll('.jp-NotebookPanel .jp-Notebook .jp-Cell').length === {n + 1}")
-    page.keyboard.press("Enter")  # edit mode
-    page.keyboard.insert_text(code)  # as one input event: no auto-closed brackets or auto-indent
-    page.keyboard.press("Shift+Enter")
-    return cell_output(page, n, expect, timeout)
-
-
-def node_point(page: Any, node_id: str) -> dict[str, float]:
-    """Page coordinates of a node's centre, from the network's own canvas-to-DOM transform."""
-    return page.evaluate(
-        """(id) => {
-            const el = document.querySelector('.ecs-explorer');
-            const net = el.ecsNetwork;
-            const p = net.canvasToDOM(net.getPosition(id));
-            const box = el.querySelector('.ecs-canvas canvas').getBoundingClientRect();
-            return {x: box.left + p.x, y: box.top + p.y};
-        }""",
-        node_id,
-    )
-
-
-def screenshot(page_or_locator: Any, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    page_or_locator.screenshot(path=str(path))
-    return path
+@pytest.fixture
+def stub(stub_page: Any) -> Iterator[Stub]:
+    """The bundle page, with what it does wrong recorded during one test."""
+    watch = PageWatch()
+    watch.attach(stub_page)
+    yield Stub(stub_page, watch)
+    stub_page.evaluate("() => { if (window.cleanup) { window.cleanup(); window.cleanup = null; } }")
+    stub_page.remove_listener("dialog", watch.on_dialog)
+    stub_page.remove_listener("pageerror", watch.on_page_error)
+    stub_page.remove_listener("console", watch.on_console)
+    assert watch.page_errors == [] and watch.console_errors == [] and watch.dialogs == []

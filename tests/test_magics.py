@@ -1,0 +1,671 @@
+"""The magics (ecs_notebook.magics) in a real in-process IPython shell: %%ecs_exec cells and the %ecs_* line magics."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from ipython_shell import Ran, interactive_shell, one_line_usage_error, run
+
+from ecs_notebook import CallableRegistry, EntityRegistry, ExecutionSemantics, get, upstream
+
+MODELS = """
+from ecs_notebook import Entity, CallableRegistry
+
+class Course(Entity):
+    name: str
+    grade: float = 0.0
+
+class Student(Entity):
+    name: str
+    gpa: float = 0.0
+    courses: list[Course] = []
+
+class Report(Entity):
+    who: str
+    honors: bool = False
+
+ada = Student(name="Ada", gpa=3.4, courses=[Course(name="Algebra", grade=3.7), Course(name="Logic", grade=3.1)])
+ada.promote_to_root()
+first_version = ada.ecs_id
+"""
+
+SHORT = r"[0-9a-f]{8}"
+
+
+@pytest.fixture
+def ip(tmp_path, monkeypatch):
+    with interactive_shell(tmp_path, monkeypatch) as shell:
+        yield shell
+
+
+@pytest.fixture
+def school(ip):
+    """The shell with Course/Student/Report classes and a recorded ``ada``."""
+    ran = run(ip, MODELS)
+    assert ran.error is None, ran.stdout
+    return ip
+
+
+def ok(ran: Ran) -> Ran:
+    assert ran.error is None, f"{ran.error!r}\n{ran.stdout}\n{ran.stderr}"
+    return ran
+
+
+def last_execution(name: str):
+    xs = CallableRegistry.executions(function=name)
+    assert xs, f"no execution of {name} recorded"
+    return xs[-1]
+
+
+def summary_inputs(ran: Ran, name: str) -> list[str]:
+    """The input names of the summary line ``NAME: a, b → ...``."""
+    line = next(line for line in ran.text().splitlines() if line.startswith(f"{name}:"))
+    ins = line.split(":", 1)[1].split("→")[0].strip()
+    return [] if ins == "-" else [s.strip() for s in ins.split(",")]
+
+
+def snapshot(ns: dict) -> dict[str, object]:
+    """Name -> object identity of the user namespace (hidden IPython names excluded)."""
+    return {k: id(v) for k, v in ns.items() if not k.startswith("_")}
+
+
+def registry_counts() -> tuple[int, int]:
+    c = EntityRegistry.store.counts()
+    return c.get("versions", 0), c.get("executions", 0)
+
+
+# -- %%ecs_exec: inputs and outputs (DESIGN A6) -------------------------------------------------
+
+
+def test_inputs_are_names_read_before_assignment_that_exist_excluding_modules_functions_classes_builtins(school):
+    ok(run(school, "import math\ndef helper(v):\n    return v * 2\nxs = [1, 2, 3]\nfactor = 2.0\nunused = 'x'"))
+    ran = ok(
+        run(
+            school,
+            "%%ecs_exec combine\n"
+            "total = helper(sum(xs)) * factor + math.pi * 0\n"
+            "label = Report(who=ada.name).who + str(len(xs))\n"
+            "later = 1\n"
+            "again = later + total\n"
+            "print(not_defined_here) if False else None\n",
+        )
+    )
+    assert summary_inputs(ran, "combine") == ["xs", "factor", "ada"]
+    assert list(CallableRegistry.get_metadata("combine").params) == ["xs", "factor", "ada"]
+    assert school.user_ns["total"] == 24.0
+    assert school.user_ns["again"] == 25.0
+
+
+def test_outputs_are_top_level_assignments_of_every_form(school):
+    ok(run(school, "pairs = [(1, 2), (3, 4)]\ncount = 10\nimport contextlib"))
+    ok(
+        run(
+            school,
+            "%%ecs_exec shapes\n"
+            "a, (b, c) = 1, (2, 3)\n"
+            "first, *rest = [4, 5, 6]\n"
+            "count += 1\n"
+            "for left, right in pairs:\n"
+            "    pass\n"
+            "with contextlib.nullcontext('ctx') as held:\n"
+            "    inside = held.upper()\n"
+            "def not_an_output():\n"
+            "    hidden = 1\n"
+            "squares = [v * v for v in rest]\n",
+        )
+    )
+    ns = school.user_ns
+    assert (ns["a"], ns["b"], ns["c"], ns["first"], ns["rest"]) == (1, 2, 3, 4, [5, 6])
+    assert ns["count"] == 11
+    assert (ns["left"], ns["right"]) == (3, 4)
+    assert (ns["held"], ns["inside"]) == ("ctx", "CTX")
+    assert ns["squares"] == [25, 36]
+    assert "not_an_output" not in ns and "hidden" not in ns and "v" not in ns
+    out = EntityRegistry.get(last_execution("shapes").output_entity_ids[0])
+    assert {"a", "b", "c", "first", "rest", "count", "left", "right", "held", "inside", "squares"} <= set(type(out).model_fields)
+
+
+def test_in_and_out_select_exactly_the_inputs_and_outputs(school):
+    ok(run(school, "xs = [1, 2]\nys = [3]"))
+    ran = ok(run(school, "%%ecs_exec pick --in xs --out s\ns = sum(xs) + sum(ys) + len(ada.name)\nextra = 1"))
+    ns = school.user_ns
+    assert summary_inputs(ran, "pick") == ["xs"]
+    assert list(CallableRegistry.get_metadata("pick").params) == ["xs"]
+    assert ns["s"] == 9 and "extra" not in ns
+    x = last_execution("pick")
+    assert ns["ada"].ecs_id not in x.input_entity_ids
+    holder = EntityRegistry.get(x.output_entity_ids[0])
+    assert [f for f in type(holder).model_fields if f == "s" or f == "extra"] == ["s"]
+
+
+def test_undefined_in_name_is_a_usage_error(school):
+    before = registry_counts()
+    msg = one_line_usage_error(run(school, "%%ecs_exec f --in nope\ny = 1"))
+    assert "nope" in msg
+    assert registry_counts() == before
+    assert "f" not in CallableRegistry.list()
+
+
+# -- %%ecs_exec: isolation and write-back ---------------------------------------------------------
+
+
+def test_entity_input_changed_in_place_is_a_mutation_rebound_to_the_new_version(school):
+    ns = school.user_ns
+    original = ns["ada"]
+    ran = ok(run(school, "%%ecs_exec raise_gpa\nada.gpa = 3.9\nada.courses[0].grade = 4.0"))
+    ada = ns["ada"]
+    x = last_execution("raise_gpa")
+    assert x.semantics == [ExecutionSemantics.MUTATION]
+    assert x.output_entity_ids == [ada.ecs_id]
+    assert ada is not original
+    assert (ada.gpa, ada.courses[0].grade) == (3.9, 4.0)
+    assert ada.lineage_id == original.lineage_id
+    assert ada.previous_ecs_id == ns["first_version"]
+    assert ada.derived_from_function == "raise_gpa"
+    assert (original.gpa, original.courses[0].grade) == (3.4, 3.7)  # the object before the cell is untouched
+    assert get(f"@{ns['first_version']}.gpa") == 3.4
+    assert f"ada@{str(ada.ecs_id)[:8]} (mutation)" in ran.text()
+
+
+def test_plain_inputs_are_isolated_copies(school):
+    ok(run(school, "xs = [1, 2]\nconf = {'k': [1]}"))
+    ns = school.user_ns
+    xs, conf = ns["xs"], ns["conf"]
+    ok(run(school, "%%ecs_exec poke\nxs.append(3)\nconf['k'].append(2)\nn = len(xs)"))
+    assert ns["xs"] is xs and xs == [1, 2]
+    assert ns["conf"] is conf and conf == {"k": [1]}
+    assert ns["n"] == 3
+
+
+def test_uncopyable_inputs_are_passed_as_is_with_a_warning(school):
+    ok(run(school, "import threading\nlock = threading.Lock()\nlock.acquire()\ngen = (i for i in range(3))"))
+    with pytest.warns(UserWarning, match="cannot be copied") as caught:
+        ran = ok(run(school, "%%ecs_exec use_them\nheld = lock.locked()\nfirst = next(gen)"))
+    assert {str(w.message).split("'")[1] for w in caught if "cannot be copied" in str(w.message)} == {"lock", "gen"}
+    ns = school.user_ns
+    assert ns["held"] is True and ns["first"] == 0
+    assert next(ns["gen"]) == 1  # the cell advanced the very generator of the namespace
+    assert isinstance(ns["lock"], type(threading.Lock()))
+    assert "use_them:" in ran.text()
+
+
+def test_entity_outputs_are_the_recorded_roots_and_plain_values_as_computed(school):
+    ok(run(school, "%%ecs_exec analyze\nreport = Report(who=ada.name, honors=ada.gpa > 3)\nnote = f'{ada.name}!'\nitems = [1, 2]"))
+    ns = school.user_ns
+    x = last_execution("analyze")
+    report = ns["report"]
+    assert report.ecs_id in x.output_entity_ids
+    assert report.derived_from_function == "analyze"
+    assert report.derived_from_execution_id == x.ecs_id
+    assert report.is_root_entity()
+    assert EntityRegistry.is_root_version(report.ecs_id)
+    assert EntityRegistry.get(report.ecs_id).who == "Ada"
+    assert ns["note"] == "Ada!" and ns["items"] == [1, 2]
+    plain = [i for i in x.output_entity_ids if i not in (report.ecs_id, ns["ada"].ecs_id)]
+    assert len(plain) == 1  # the plain outputs of one run share one output entity
+    holder = EntityRegistry.get(plain[0])
+    assert (holder.note, holder.items) == ("Ada!", [1, 2])
+    assert holder.derived_from_function == "analyze"
+    assert ns["ada"].ecs_id == ns["first_version"]  # read, not changed: not rebound to a new version
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="DEVIATION: an entity input the cell only reads is returned by the cell function, so the execution lists it among "
+    "its outputs with MUTATION semantics (%ecs_executions shows ada as an output of analyze); A6: only an input changed "
+    "in place is an output",
+)
+def test_read_only_entity_input_is_not_an_output(school):
+    ok(run(school, "%%ecs_exec analyze\nreport = Report(who=ada.name)"))
+    x = last_execution("analyze")
+    assert school.user_ns["ada"].ecs_id not in x.output_entity_ids
+    assert x.semantics == [ExecutionSemantics.CREATION]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a cell output that is a child of an entity input (c = ada.courses[0]) is written back as a non-root "
+    "(is_root_entity() False, still the same object as the parent's child); when the cell also changes it, the "
+    "namespace object carries an ecs_id that was never recorded (outputs.prepare_outputs re-stamps the detached "
+    "child when it versions the parent's tree afterwards)",
+)
+def test_detached_child_output_is_its_own_recorded_root(school):
+    ok(run(school, "%%ecs_exec pick_course\nc = ada.courses[1]\nc.grade = 2.5"))
+    ns = school.user_ns
+    c = ns["c"]
+    x = last_execution("pick_course")
+    assert ExecutionSemantics.DETACHMENT in x.semantics
+    assert c.ecs_id in x.output_entity_ids
+    assert EntityRegistry.has(c.ecs_id)
+    assert c.is_root_entity()
+    assert c is not ns["ada"].courses[1]
+
+
+def test_cross_cell_lineage_links_a_plain_value_to_the_earlier_output(school):
+    ok(run(school, "xs = [1, 2, 3]"))
+    ok(run(school, "%%ecs_exec produce\ntotal = sum(xs)\ndoubled = [v * 2 for v in xs]"))
+    produced = last_execution("produce").output_entity_ids[0]
+    ok(run(school, "%%ecs_exec consume\nresult = Report(who=str(total + len(doubled)))"))
+    ns = school.user_ns
+    x = last_execution("consume")
+    assert produced in x.input_entity_ids
+    assert str(produced) in upstream(ns["result"])
+    assert ns["result"].who == "9"
+
+
+def test_a_rebound_name_is_not_linked_to_the_earlier_output(school):
+    ok(run(school, "%%ecs_exec produce\ntotal = 1000"))
+    produced = last_execution("produce").output_entity_ids[0]
+    ok(run(school, "total = 2000"))
+    ok(run(school, "%%ecs_exec consume\nresult = total + 1"))
+    assert produced not in last_execution("consume").input_entity_ids
+    assert school.user_ns["result"] == 2001
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: an input holding a list of entities is passed as a deep-copied plain value under an Any annotation, so its "
+    "entities are not input versions: the execution's input_entity_ids is empty and upstream() of the output misses them "
+    "(student_pipeline: upstream(report) lacks the analyses)",
+)
+def test_list_of_entities_input_records_each_entity_as_an_input_version(school):
+    ok(run(school, "people = [Student(name='A'), Student(name='B')]\nfor p in people:\n    p.promote_to_root()"))
+    ok(run(school, "%%ecs_exec roster\nreport = Report(who=', '.join(p.name for p in people))"))
+    ns = school.user_ns
+    ids = [p.ecs_id for p in ns["people"]]
+    assert set(ids) <= set(last_execution("roster").input_entity_ids)
+    assert {str(i) for i in ids} <= set(upstream(ns["report"]))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a name assigned only in a branch counts as bound for the rest of the cell, so a later read of it is not an "
+    "input: with reset False the cell fails with UnboundLocalError where the plain cell adds 1 to the namespace value",
+)
+def test_conditionally_assigned_name_read_later_is_an_input(school):
+    ok(run(school, "reset = False\ntotal = 5"))
+    ok(run(school, "%%ecs_exec tally\nif reset:\n    total = 0\ntotal += 1"))
+    assert school.user_ns["total"] == 6
+
+
+def test_top_level_await_works(school):
+    ok(run(school, "import asyncio\nasync def fetch(v):\n    await asyncio.sleep(0)\n    return v * 2\nbase = 21"))
+    ran = ok(run(school, "%%ecs_exec fetched\nvalue = await fetch(base)\nawait asyncio.sleep(0)"))
+    assert school.user_ns["value"] == 42
+    assert CallableRegistry.get_metadata("fetched").is_async
+    assert last_execution("fetched").succeeded
+    assert "fetched:" in ran.text()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: 'await' inside a top-level comprehension is not detected (cells.analyse), the cell function is compiled as "
+    "sync and the cell fails with SyntaxError 'asynchronous comprehension outside of an asynchronous function'",
+)
+def test_top_level_await_inside_a_comprehension(school):
+    ok(run(school, "import asyncio\nasync def fetch(v):\n    await asyncio.sleep(0)\n    return v * 2\nvs = [1, 2]"))
+    ok(run(school, "%%ecs_exec fetched_all\nvalues = [await fetch(v) for v in vs]"))
+    assert school.user_ns["values"] == [2, 4]
+
+
+# -- %%ecs_exec: summary, failures, re-runs, batching ---------------------------------------------
+
+
+def test_summary_line_names_function_inputs_outputs_ids_and_duration(school):
+    ok(run(school, "threshold = 3.5"))
+    ran = ok(run(school, "%%ecs_exec analyze\nreport = Report(who=ada.name, honors=ada.gpa >= threshold)\nnote = 'x'"))
+    assert len(ran.outputs) == 1
+    line = ran.text()
+    report_id = school.user_ns["report"].ecs_id
+    assert line.startswith("analyze: ada, threshold → ")
+    assert f"report@{str(report_id)[:8]}" in line
+    assert re.search(rf"note@{SHORT}", line)
+    assert re.search(r"\d+\.\d ms", line)
+    assert "text/html" in ran.outputs[0]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: the summary line labels new and detached entity outputs '(entity)' instead of their semantics "
+    "(creation/detachment); only mutations show theirs. Fix: take the label from FunctionExecution.semantics",
+)
+def test_summary_line_shows_the_semantics_of_each_entity_output(school):
+    ran = ok(run(school, "%%ecs_exec make\nreport = Report(who='x')"))
+    assert re.search(rf"report@{SHORT} \(creation\)", ran.text())
+
+
+def test_quiet_cell_shows_nothing(school):
+    ran = ok(run(school, "%%ecs_exec analyze --quiet\nreport = Report(who=ada.name)"))
+    assert ran.outputs == [] and ran.stdout == ""
+    assert school.user_ns["report"].who == "Ada"
+
+
+def test_exception_leaves_namespace_exactly_as_before_and_records_a_failed_execution(school):
+    ok(run(school, "xs = [1, 2]\ntotal = 0"))
+    ns = school.user_ns
+    before = snapshot(ns)
+    ada, xs = ns["ada"], ns["xs"]
+    history_before = EntityRegistry.history(ada.lineage_id)
+    ran = run(
+        school,
+        "%%ecs_exec broken\ntotal = 100\nnew_name = 1\nxs.append(3)\nada.gpa = 0.0\nreport = Report(who='half')\nraise ValueError('boom')",
+    )
+    assert isinstance(ran.result.error_in_exec, ValueError)
+    assert "boom" in ran.stdout + ran.stderr
+    assert snapshot(ns) == before
+    assert ns["total"] == 0 and xs == [1, 2] and ada.gpa == 3.4 and "new_name" not in ns and "report" not in ns
+    x = last_execution("broken")
+    assert not x.succeeded
+    assert (x.error_type, x.error_message) == ("ValueError", "boom")
+    assert x.output_entity_ids == []
+    assert ada.ecs_id in x.input_entity_ids
+    assert EntityRegistry.history(ada.lineage_id) == history_before
+
+
+def test_rerunning_an_edited_cell_records_a_new_code_version(school):
+    ok(run(school, "%%ecs_exec analyze\nreport = Report(who=ada.name)"))
+    ok(run(school, "%%ecs_exec analyze\nreport = Report(who=ada.name)"))
+    ok(run(school, "%%ecs_exec analyze\nreport = Report(who=ada.name.upper())"))
+    xs = CallableRegistry.executions(function="analyze")
+    assert len(xs) == 3
+    assert xs[0].code_version == xs[1].code_version != xs[2].code_version
+    assert CallableRegistry.code_versions("analyze") == [xs[0].code_version, xs[2].code_version]
+    assert CallableRegistry.get_metadata("analyze").code_version == xs[2].code_version
+    assert school.user_ns["report"].who == "ADA"
+
+
+def test_a_cell_is_one_transaction(school):
+    store = EntityRegistry.store
+    statements: list[str] = []
+    store._conn.set_trace_callback(statements.append)
+    try:
+        ok(run(school, "%%ecs_exec several\nada.gpa = 4.0\nr1 = Report(who='a')\nr2 = Report(who='b')\nplain = 1"))
+    finally:
+        store._conn.set_trace_callback(None)
+    verbs = [s.split()[0].upper() for s in statements]
+    assert verbs.count("BEGIN") == 1
+    assert verbs.count("COMMIT") == 1
+    assert len(last_execution("several").output_entity_ids) == 4
+
+
+# -- %ecs_exec NAME key=value (line form) ----------------------------------------------------------
+
+REGISTERED = """
+@CallableRegistry.register()
+def grade(student: Student, bonus: float = 0.0) -> Report:
+    return Report(who=student.name, honors=student.gpa + bonus >= 3.5)
+
+@CallableRegistry.register()
+def explode(student: Student) -> Report:
+    raise RuntimeError("exploded on " + student.name)
+"""
+
+
+@pytest.fixture
+def registered(school):
+    ok(run(school, REGISTERED))
+    return school
+
+
+def test_line_exec_evaluates_expressions_and_stores_the_result(registered):
+    ok(run(registered, "b = 0.05"))
+    ran = ok(run(registered, "%ecs_exec grade student=ada bonus=b*2 -o graded"))
+    ns = registered.user_ns
+    graded = ns["graded"]
+    assert graded.honors is True and graded.who == "Ada"
+    assert graded.derived_from_function == "grade"
+    x = last_execution("grade")
+    assert x.output_entity_ids == [graded.ecs_id]
+    assert ns["ada"].ecs_id in x.input_entity_ids
+    assert ran.result.result is graded
+
+
+def test_line_exec_takes_addresses(registered):
+    ns = registered.user_ns
+    ok(run(registered, f"%ecs_exec grade student=@{ns['first_version']} bonus=@{ns['first_version']}.gpa -o graded"))
+    assert ns["graded"].honors is True  # 3.4 + 3.4
+    assert ns["first_version"] in last_execution("grade").input_entity_ids
+
+
+def test_line_exec_failure_is_raised_as_is_and_recorded(registered):
+    ran = run(registered, "%ecs_exec explode student=ada -o nothing")
+    assert isinstance(ran.result.error_in_exec, RuntimeError)
+    assert "nothing" not in registered.user_ns
+    x = last_execution("explode")
+    assert not x.succeeded and x.error_message == "exploded on Ada"
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        pytest.param("%ecs_exec nosuch student=ada", "nosuch", id="unknown-function"),
+        pytest.param("%ecs_exec grade student", "student", id="missing-equals"),
+        pytest.param("%ecs_exec grade 1x=ada", "1x", id="bad-key"),
+        pytest.param("%ecs_exec grade student=undefined_thing", "undefined_thing", id="expression-fails"),
+        pytest.param("%ecs_exec grade student=@00000000-0000-4000-8000-000000000000", "00000000", id="unknown-address"),
+        pytest.param("%ecs_exec grade student=ada nosuchparam=1", "nosuchparam", id="unknown-parameter"),
+        pytest.param("%ecs_exec", "name", id="no-name"),
+        pytest.param("%ecs_exec grade --bogus", "--bogus", id="unknown-option"),
+    ],
+)
+def test_line_exec_mistakes_are_one_line_usage_errors_and_leave_no_output(registered, line, needle):
+    ns = registered.user_ns
+    before_ns = snapshot(ns)
+    ada_history = EntityRegistry.history(ns["ada"].lineage_id)
+    msg = one_line_usage_error(run(registered, line))
+    assert needle in msg
+    assert snapshot(ns) == before_ns
+    assert EntityRegistry.history(ns["ada"].lineage_id) == ada_history
+    assert all(not x.output_entity_ids for x in CallableRegistry.executions(failed=True))
+    assert CallableRegistry.executions(function="grade", failed=False) == []
+
+
+def test_unknown_function_names_suggestions(registered):
+    msg = one_line_usage_error(run(registered, "%ecs_exec grad student=ada"))
+    assert "grade" in msg  # a close match is suggested
+
+
+# -- inspection magics -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_versions(school):
+    ok(run(school, "%%ecs_exec raise_gpa --quiet\nada.gpa = 3.8"))
+    return school
+
+
+def test_ecs_show_accepts_variable_ecs_id_address_and_expression(two_versions):
+    ns = two_versions.user_ns
+    ada = ns["ada"]
+    assert two_versions.run_line_magic("ecs_show", "ada") is ada
+    old = two_versions.run_line_magic("ecs_show", str(ns["first_version"]))
+    assert (old.ecs_id, old.gpa) == (ns["first_version"], 3.4)
+    assert two_versions.run_line_magic("ecs_show", f"@{ada.ecs_id}.courses.1.name") == "Logic"
+    assert two_versions.run_line_magic("ecs_show", "ada.previous_ecs_id").gpa == 3.4
+    shown = ok(run(two_versions, "%ecs_show ada"))
+    assert shown.result.result is ada
+
+
+def test_ecs_history_lists_versions_oldest_first(two_versions):
+    ns = two_versions.user_ns
+    table = two_versions.run_line_magic("ecs_history", "ada")
+    assert [r[:2] for r in table.rows] == [["v1", str(ns["first_version"])[:8]], ["v2", str(ns["ada"].ecs_id)[:8]]]
+    assert table.rows[1][3] == "raise_gpa()"
+    assert "raise_gpa()" in repr(table)
+
+
+def test_ecs_diff_shows_changed_fields(two_versions):
+    table = two_versions.run_line_magic("ecs_diff", "first_version ada")
+    assert table.rows == [["gpa", "3.4", "3.8"]]
+    assert "1 field(s) differ" in repr(table)
+
+
+def test_ecs_executions_filters_and_stats(registered):
+    ok(run(registered, "%ecs_exec grade student=ada"))
+    run(registered, "%ecs_exec explode student=ada")
+    ok(run(registered, "%%ecs_exec cellfn --quiet\nr = Report(who='c')"))
+    everything = registered.run_line_magic("ecs_executions", "")
+    assert [r[1] for r in everything.rows] == ["grade", "explode", "cellfn"]
+    only = registered.run_line_magic("ecs_executions", "--function grade")
+    assert [r[1] for r in only.rows] == ["grade"]
+    failed = registered.run_line_magic("ecs_executions", "--failed")
+    assert [(r[1], r[2]) for r in failed.rows] == [("explode", "FAILED RuntimeError")]
+    stats = registered.run_line_magic("ecs_executions", "--stats")
+    assert sorted((r[0], r[1], r[2]) for r in stats.rows) == [("cellfn", 1, 0), ("explode", 1, 1), ("grade", 1, 0)]
+
+
+def test_ecs_store_shows_and_switches_the_store(school, tmp_path):
+    shown = repr(school.run_line_magic("ecs_store", ""))
+    assert str(Path(".ecs_notebook/lineage.db").resolve()) in shown
+    assert "versions" in shown
+    target = tmp_path / "elsewhere" / "other.db"
+    switched = repr(school.run_line_magic("ecs_store", f"sqlite:///{target}"))
+    assert str(target) in switched
+    assert Path(EntityRegistry.store.path) == target
+    assert EntityRegistry.store.counts()["versions"] == 0
+
+
+def test_ecs_export_writes_html_and_json(two_versions, tmp_path):
+    html_path, json_path = tmp_path / "lineage.html", tmp_path / "lineage.json"
+    assert "wrote" in repr(two_versions.run_line_magic("ecs_export", f"html {html_path}"))
+    assert "wrote" in repr(two_versions.run_line_magic("ecs_export", f"json {json_path} --target ada --depth 1"))
+    assert html_path.stat().st_size > 0
+    import json
+
+    data = json.loads(json_path.read_text())
+    assert str(two_versions.user_ns["ada"].ecs_id) in {n["id"] for n in data["nodes"]}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="DEVIATION: DESIGN A6 lists openlineage among %ecs_export formats; the magic offers it but raises "
+    "'OpenLineage export is not available in this version'",
+)
+def test_ecs_export_openlineage(two_versions, tmp_path):
+    ok(run(two_versions, f"%ecs_export openlineage {tmp_path / 'events.json'}"))
+    assert (tmp_path / "events.json").exists()
+
+
+def test_ecs_lineage_returns_an_explorer_for_a_target_or_the_session(two_versions):
+    from ecs_notebook.widget import LineageExplorer
+
+    ns = two_versions.user_ns
+    whole = two_versions.run_line_magic("ecs_lineage", "")
+    focused = two_versions.run_line_magic("ecs_lineage", "ada --depth 1 --direction up")
+    try:
+        assert isinstance(whole, LineageExplorer) and isinstance(focused, LineageExplorer)
+        assert (focused.depth, focused.direction) == (1, "up")
+        assert str(ns["ada"].ecs_id) in {n["id"] for n in focused.graph["nodes"]}
+    finally:
+        whole.close()
+        focused.close()
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        pytest.param("%ecs_show nope", "nope", id="show-unknown-target"),
+        pytest.param("%ecs_show", "target", id="show-no-target"),
+        pytest.param("%ecs_show @00000000-0000-4000-8000-000000000000", "00000000", id="show-unknown-id"),
+        pytest.param("%ecs_show ada.courses", "list", id="show-not-an-entity"),
+        pytest.param("%ecs_show @{ada}.nosuchfield", "nosuchfield", id="show-bad-address-field"),
+        pytest.param("%ecs_history 12345", "12345", id="history-bad-target"),
+        pytest.param("%ecs_diff ada", "b", id="diff-missing-argument"),
+        pytest.param("%ecs_executions --bogus", "--bogus", id="executions-bad-option"),
+        pytest.param("%ecs_store bogus://x", "bogus://x", id="store-bad-url"),
+        pytest.param("%ecs_export pdf out.pdf", "pdf", id="export-bad-format"),
+        pytest.param("%ecs_lineage ada --direction sideways", "sideways", id="lineage-bad-direction"),
+        pytest.param("%ecs_lineage nope", "nope", id="lineage-unknown-target"),
+    ],
+)
+def test_inspection_mistakes_are_one_line_usage_errors(school, line, needle):
+    line = line.replace("{ada}", str(school.user_ns["ada"].ecs_id))
+    store = EntityRegistry.store
+    msg = one_line_usage_error(run(school, line))
+    assert needle in msg
+    assert EntityRegistry.store is store
+
+
+@pytest.mark.parametrize(
+    "magic", ["ecs_exec", "ecs_lineage", "ecs_show", "ecs_history", "ecs_diff", "ecs_executions", "ecs_store", "ecs_export"]
+)
+def test_every_magic_has_help(ip, magic):
+    ran = ok(run(ip, f"%{magic}?"))
+    assert f"%{magic}" in ran.stdout
+    paragraphs = ip.find_line_magic(magic).__doc__.split("\n\n")
+    assert paragraphs[1].strip().startswith(f"%{magic}")  # the usage block from magic_arguments
+    summary = paragraphs[2].splitlines()[0].strip()  # the one-line description
+    assert summary.endswith(".") and summary in ran.stdout
+
+
+# -- bad input to %%ecs_exec (the issue's list) ------------------------------------------------------
+
+
+def test_cell_without_a_name_is_a_usage_error(school):
+    before, before_ns = registry_counts(), snapshot(school.user_ns)
+    msg = one_line_usage_error(run(school, "%%ecs_exec\ny = 1"))
+    assert "name" in msg
+    assert registry_counts() == before and snapshot(school.user_ns) == before_ns
+    assert CallableRegistry.list() == []
+
+
+def test_cell_form_rejects_key_value_arguments(school):
+    msg = one_line_usage_error(run(school, "%%ecs_exec f a=1\ny = 1"))
+    assert "a=1" in msg
+    assert CallableRegistry.list() == []
+
+
+def test_cell_with_a_syntax_error_records_nothing_and_changes_nothing(school):
+    before, before_ns = registry_counts(), snapshot(school.user_ns)
+    ran = run(school, "%%ecs_exec broken\ny = (1 +\n")
+    assert "SyntaxError" in ran.stdout + ran.stderr
+    assert "Traceback" not in ran.stdout + ran.stderr
+    assert registry_counts() == before
+    assert snapshot(school.user_ns) == before_ns
+    assert "broken" not in CallableRegistry.list()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: a %%ecs_exec cell with a syntax error only prints it (shell.showsyntaxerror) and returns: the cell "
+    "counts as successful (result.success True, execute_reply status 'ok'), so Run All / nbclient go on past it",
+)
+def test_cell_with_a_syntax_error_fails_the_cell(school):
+    ran = run(school, "%%ecs_exec broken\ny = (1 +\n")
+    assert not ran.result.success
+
+
+def test_cell_raising_after_assigning_outputs_loses_nothing(school):
+    ok(run(school, "%%ecs_exec good --quiet\nreport = Report(who='kept')\nscore = 1"))
+    ns = school.user_ns
+    before, before_ns = registry_counts(), snapshot(ns)
+    ran = run(school, "%%ecs_exec good\nreport = Report(who='lost')\nscore = 2\n1 / 0")
+    assert isinstance(ran.result.error_in_exec, ZeroDivisionError)
+    assert snapshot(ns) == before_ns and ns["report"].who == "kept" and ns["score"] == 1
+    versions, executions = registry_counts()
+    assert executions == before[1] + 1
+    x = last_execution("good")
+    assert not x.succeeded and x.output_entity_ids == []
+    assert all(get(f"@{i}").who != "lost" for i in EntityRegistry.ids_by_type(type(ns["report"])))
+
+
+def test_cell_whose_input_cannot_be_copied_runs_on_the_object_with_one_warning(school):
+    ok(run(school, "import threading\nlock = threading.Lock()"))
+    with pytest.warns(UserWarning) as caught:
+        ran = ok(run(school, "%%ecs_exec locked_state\nstate = lock.locked()"))
+    messages = [str(w.message) for w in caught]
+    assert len([m for m in messages if "lock" in m]) == 1
+    assert "cannot be copied" in messages[0] and "lock" in messages[0]
+    assert school.user_ns["state"] is False
+    assert last_execution("locked_state").succeeded
+    assert "locked_state:" in ran.text()
+
+
+def test_input_and_output_names_are_uuids_not_strings(school):
+    ok(run(school, "%%ecs_exec analyze --quiet\nreport = Report(who=ada.name)"))
+    x = last_execution("analyze")
+    assert all(isinstance(i, UUID) for i in [*x.input_entity_ids, *x.output_entity_ids])
