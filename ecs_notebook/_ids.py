@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime, timezone
 from random import SystemRandom
@@ -9,7 +10,11 @@ from random import SystemRandom
 _rand = SystemRandom()
 # A Mersenne Twister seeded once from the OS is enough for ids (they need uniqueness, not secrecy)
 # and costs a fifth of uuid4(), which reads os.urandom every call.
-_getrandbits = __import__("random").Random(_rand.getrandbits(256)).getrandbits
+_mt = __import__("random").Random(_rand.getrandbits(256))
+_getrandbits = _mt.getrandbits
+if hasattr(os, "register_at_fork"):
+    # A forked child (multiprocessing, joblib) would otherwise repeat its parent's ids.
+    os.register_at_fork(after_in_child=lambda: _mt.seed(_rand.getrandbits(256)))
 _CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _SET = (0x4000 << 64) | (0x8000 << 48)
 _UNKNOWN = uuid.SafeUUID.unknown

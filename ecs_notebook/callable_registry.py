@@ -16,7 +16,7 @@ from ._ids import new_id, utcnow
 from ._state import stateful
 from .caching import ExecutionCache, cache_key
 from .entity import Entity
-from .errors import EcsError, ExecutionTimeoutError, FunctionNotFoundError, RegistrationError
+from .errors import EcsError, ExecutionTimeoutError, FunctionNotFoundError, RegistrationError, StoreError
 from .execution import ExecutionConfig, FunctionExecution, RegistryConfig
 from .functions import FunctionMetadata, build_metadata
 from .inputs import CallInputs, resolve_inputs
@@ -287,6 +287,8 @@ class CallableRegistryType:
         return out.returned
 
     def _fail(self, call: _Call, exc: BaseException) -> None:
+        if isinstance(exc, StoreError):
+            return  # the store itself failed: recording the failure there would fail (or mislead) too
         limit = call.config.max_execution_time
         timed_out = isinstance(exc, _async.ExecutionDeadline) or (
             # asyncio.wait_for's TimeoutError, not one the function raised itself
@@ -296,17 +298,23 @@ class CallableRegistryType:
             and limit is not None
             and call.duration_s >= limit * 0.95
         )
-        execution_id = self._record(
-            call,
-            [],
-            [],
-            succeeded=False,
-            error_type=type(exc).__name__ if not timed_out else "ExecutionTimeoutError",
-            error_message=str(exc) if not timed_out else _timeout_message(call),
-            traceback="".join(tb_module.format_exception(exc)),
-            may_still_be_running=timed_out and not call.meta.is_async,
-        )
-        self._notify(execution_id, [])
+        try:
+            execution_id = self._record(
+                call,
+                [],
+                [],
+                succeeded=False,
+                error_type=type(exc).__name__ if not timed_out else "ExecutionTimeoutError",
+                error_message=str(exc) if not timed_out else _timeout_message(call),
+                traceback="".join(tb_module.format_exception(exc)),
+                may_still_be_running=timed_out and not call.meta.is_async,
+            )
+        except StoreError as store_exc:
+            # Keep the caller's error: it is the one to fix. The store's is attached as a note.
+            if hasattr(exc, "add_note"):  # Python >= 3.11
+                exc.add_note(f"(this failed call could not be recorded: {store_exc})")
+        else:
+            self._notify(execution_id, [])
         if timed_out:
             raise ExecutionTimeoutError(_timeout_message(call)) from exc
 

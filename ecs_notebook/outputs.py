@@ -84,10 +84,17 @@ def prepare_outputs(call: _Call, result: Any) -> PreparedOutputs:
     else:
         items = [_wrap(meta, result)]
 
+    shared = _held_by_other_outputs(items) if len(items) > 1 else set()
     prepared: list[tuple[Entity, ExecutionSemantics, PendingTree]] = []
     for obj in items:
         try:
-            sem, pending = _prepare(obj, inputs)
+            if id(obj) in shared and inputs.is_inside_input(obj):
+                # A part of an input returned next to the input that still holds it: the output is
+                # a detached copy, and the returned parent keeps its child as it is.
+                obj = obj.model_copy(deep=True)
+                sem, pending = DETACHMENT, EntityRegistry.prepare(obj, force=True)
+            else:
+                sem, pending = _prepare(obj, inputs)
         except _Replace:
             obj = _fresh_copy(obj)
             sem, pending = CREATION, EntityRegistry.prepare(obj)
@@ -130,6 +137,17 @@ def _prepare(obj: Entity, inputs: CallInputs) -> tuple[ExecutionSemantics, Pendi
         # lineage, and the object the function returned is left as it is.
         raise _Replace(obj)
     return CREATION, EntityRegistry.prepare(obj)
+
+
+def _held_by_other_outputs(items: list[Entity]) -> set[int]:
+    """``id()`` of the returned entities that sit inside the tree of another returned entity."""
+    from .tree import walk
+
+    inside: set[int] = set()
+    for obj in items:
+        if class_info(type(obj)).entity_fields:
+            inside.update(id(e) for e in walk(obj).entities[1:])
+    return {id(o) for o in items if id(o) in inside}
 
 
 class _Replace(Exception):

@@ -250,7 +250,7 @@ class EntityRegistryType:
             seen.add(ei)
             kids = children[i]
             kid_ids = tuple([final[k] for k in kids]) if kids else ()
-            rec = None if duplicate else (records.get(ei) or load(eid))
+            rec = None if duplicate else (root_rec if i == 0 else (records.get(ei) or load(eid)))
             if rec is None or rec.cls is not type(e) or (force_ids is not None and id(e) in force_ids):
                 changed = True
             else:

@@ -589,3 +589,21 @@ def test_leaf_default_values():
     leaf = Leaf(label="x")
     assert leaf.value == 0
     assert leaf.attribute_source == {"label": None, "value": None}
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_forked_processes_do_not_repeat_ids():
+    import os
+
+    from ecs_notebook._ids import new_id
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report one id and leave at once
+        os.write(write, new_id().hex.encode())
+        os._exit(0)
+    os.close(write)
+    child_id = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child_id and child_id != new_id().hex

@@ -296,14 +296,6 @@ def test_basemodel_result_with_a_nested_model_field(rec):
     assert (r.stats.mean, r.label) == (2.0, "x")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: returning (input, child of that input): the child is detached after the parent's "
-        "record was built, so the live parent holds the child's new ecs_id while its recorded "
-        "version references the old one; version_entity() then records a spurious version"
-    ),
-)
 def test_returning_a_parent_and_its_child_keeps_live_and_recorded_trees_equal(rec):
     @CallableRegistry.register
     def relabel_and_pick(box: Box) -> tuple[Box, Item]:
@@ -317,3 +309,23 @@ def test_returning_a_parent_and_its_child_keeps_live_and_recorded_trees_equal(re
     assert rec.last.semantics == [MUTATION, DETACHMENT]
     assert EntityRegistry.get(new_box.ecs_id).items[0].ecs_id == new_box.items[0].ecs_id
     assert EntityRegistry.version_entity(new_box) is False
+
+
+def test_returning_a_child_before_its_parent_detaches_a_copy(rec):
+    @CallableRegistry.register
+    def pick_then_relabel(box: Box) -> tuple[Item, Box]:
+        box.items[0].name = "picked"
+        return box.items[0], box
+
+    box = Box(label="b", items=[Item(name="x"), Item(name="y")])
+    box.promote_to_root()
+    item, new_box = CallableRegistry.execute("pick_then_relabel", box=box)
+
+    assert rec.last.semantics == [DETACHMENT, MUTATION]
+    assert item is not new_box.items[0]
+    assert item.is_root_entity() and item.lineage_id == new_box.items[0].lineage_id
+    assert EntityRegistry.get(item.ecs_id).name == "picked"
+    assert EntityRegistry.get(new_box.ecs_id).items[0].ecs_id == new_box.items[0].ecs_id
+    assert EntityRegistry.version_entity(new_box) is False
+    assert EntityRegistry.version_entity(item) is False
+    assert box.items[0].name == "x"

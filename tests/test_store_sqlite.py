@@ -10,6 +10,7 @@ import json
 import os
 import sqlite3
 import stat
+import sys
 import uuid
 import warnings
 from typing import Any
@@ -563,6 +564,27 @@ def test_disk_full_raises_store_error_and_changes_nothing(db):
     assert len(CallableRegistry.executions()) == counts["executions"]
 
 
+def test_failing_function_on_a_full_disk_raises_its_own_error(db):
+    """The function's error is what the user has to fix; the store's failure to record it is a note."""
+
+    @CallableRegistry.register
+    def explode(student: Student, note: str) -> Student:
+        raise ValueError("bad student")
+
+    s = _record_something()
+    counts = EntityRegistry.store.counts()
+    _fill_disk(EntityRegistry.store)
+    try:
+        with pytest.raises(ValueError, match="bad student") as info:
+            CallableRegistry.execute("explode", student=s, note="x" * 200_000)  # no room for its row
+    finally:
+        _free_disk(EntityRegistry.store)
+    if sys.version_info >= (3, 11):
+        assert any("could not be recorded" in note for note in info.value.__notes__)
+    assert EntityRegistry.store.counts() == counts
+    assert len(CallableRegistry.executions()) == counts["executions"]
+
+
 def test_disk_full_error_names_the_cause(db):
     """SQLite may roll a failed transaction back itself: the message still names the real cause."""
     _record_something()
@@ -594,7 +616,7 @@ def test_non_string_url_raises_store_error(tmp_path):
 
 
 @pytest.mark.parametrize("url", ["postgresql://alice:s3cret@db.example/lineage", "postgres://db.example/lineage"])
-def test_postgresql_is_refused_clearly(url):
+def test_unreachable_postgresql_fails_clearly_without_credentials(url):
     with pytest.raises(StoreError, match="PostgreSQL") as info:
         ecs_notebook.connect(url)
     assert "s3cret" not in str(info.value), "credentials never appear in messages"
