@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import Row, calls_per_repeat, format_table, median_time, write_json  # noqa: E402
 
-from ecs_notebook import CallableRegistry, Entity, EntityRegistry  # noqa: E402
+from ecs_notebook import CallableRegistry, Entity, EntityRegistry, ExecutionConfig  # noqa: E402
 from ecs_notebook.testing import fresh_state  # noqa: E402
 
 #: DESIGN A10: execute of a trivial entity -> new entity function, memory store.
@@ -265,6 +265,58 @@ def _growth(repeats: int, earlier: int) -> list[Row]:
     ]
 
 
+def slow_square(x: int) -> int:
+    """A step worth caching: about a millisecond of pure-Python work."""
+    checksum = sum(k % (x + 1) for k in range(20_000))
+    return x * x if checksum >= 0 else 0
+
+
+def _extra_row(figure: str, seconds: float, base_s: float) -> Row:
+    return Row(figure, None, (seconds - base_s) * 1e6, "µs", base_s * 1e6, "execute, default config", note="extra per call")
+
+
+def _config_rows(repeats: int) -> list[Row]:
+    """Issue 9: a cache hit against running the function; the cost of each option over a plain execute."""
+    rows = []
+    with fresh_state():
+        _register()
+        CallableRegistry.register(slow_square)
+        cached = ExecutionConfig(cache=True)
+        CallableRegistry.execute("slow_square", x=7, config=cached)  # the original the hits are served from
+        hit_s = _per_call(lambda: CallableRegistry.execute("slow_square", x=7, config=cached), repeats)
+        run_s = _per_call(lambda: CallableRegistry.execute("slow_square", x=7), repeats)
+        rows.append(
+            Row(
+                "cache hit: slow_square (about 1 ms of work)",
+                None,
+                hit_s * 1e6,
+                "µs",
+                run_s * 1e6,
+                "execute, function run",
+                note="hit = lookup by code version and input versions, outputs served as recorded",
+            )
+        )
+        s = _sample()
+        base_s = _per_call(lambda: CallableRegistry.execute("summarize", sample=s), repeats)
+        options: list[tuple[str, Callable[[], object]]] = [
+            ("track_performance=True", lambda: CallableRegistry.execute("summarize", sample=s, config=tracked)),
+            ("max_execution_time=5 (sync: worker thread)", lambda: CallableRegistry.execute("summarize", sample=s, config=limited)),
+        ]
+        tracked = ExecutionConfig(track_performance=True)
+        limited = ExecutionConfig(max_execution_time=5.0)
+        for name, fn in options:
+            fn()
+            t = _per_call(fn, repeats)
+            rows.append(_extra_row(f"execute with {name}", t, base_s))
+        CallableRegistry.config.enable_execution_tracing = True
+        try:
+            t = _per_call(lambda: CallableRegistry.execute("summarize", sample=s), repeats)
+        finally:
+            CallableRegistry.config.enable_execution_tracing = False
+        rows.append(_extra_row("execute with tracing (per-phase trace)", t, base_s))
+    return rows
+
+
 def run(quick: bool = False) -> list[Row]:
     """Measure every execution figure; ``quick`` uses fewer repeats and 10,000 earlier calls."""
     repeats = 5 if quick else 9
@@ -274,6 +326,7 @@ def run(quick: bool = False) -> list[Row]:
         _addresses(repeats),
         _tree_mutation(repeats),
         _aexecute_in_loop(repeats),
+        *_config_rows(repeats),
         *_growth(repeats, 10_000 if quick else 100_000),
     ]
 
