@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic_core import PydanticUndefined
 
-from ._ids import new_id
+from ._ids import new_id, utcnow
 from .entity import Entity
 from .tree import fill_template
 from .typeinfo import class_info, snapshot_plain, snapshot_value
@@ -169,8 +169,6 @@ def fast_new(cls: type[Entity], data: dict[str, Any], *, as_root: bool = True) -
 
     Gives it fresh ids; ``as_root`` makes it the root of its own (one-entity) tree.
     """
-    from ._ids import utcnow
-
     d: dict[str, Any] = dict(_DEFAULT_META)
     eid = new_id()
     live = new_id()

@@ -95,6 +95,9 @@ class Store(ABC):
         return f"<{type(self).__name__} {self.describe()}>"
 
 
+_EXECUTION_TYPE = "ecs_notebook.execution:FunctionExecution"
+
+
 class MemoryStore(Store):
     """``memory://``: indexes only; the registry's cache holds the records themselves."""
 
@@ -113,9 +116,6 @@ class MemoryStore(Store):
         self._functions: dict[str, list[str]] = {}
 
     def write(self, records: list[VersionRecord], roots: list[UUID]) -> None:
-        from ..execution import FunctionExecution
-        from ..typeinfo import class_info
-
         lineages, lineage_of, by_type = self._lineages, self._lineage_of, self._by_type
         last_cls: type | None = None
         of_type: list[UUID] = []
@@ -131,8 +131,11 @@ class MemoryStore(Store):
                 last_cls = rec.cls
                 of_type = by_type.setdefault(rec.cls.__ecs_type__, [])
             of_type.append(eid)
-            if rec.cls is FunctionExecution:
+            if rec.cls.__ecs_type__ == _EXECUTION_TYPE:
                 if self._exec_fields is None:
+                    from ..execution import FunctionExecution
+                    from ..typeinfo import class_info
+
                     names = class_info(FunctionExecution).plain_fields
                     self._exec_fields = tuple(names.index(n) for n in ("function_name", "succeeded", "cache_key", "cached"))
                 fn, ok, key, cached = (rec.plain[i] for i in self._exec_fields)

@@ -123,6 +123,10 @@ class SQLiteStore(Store):
             if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            # Checkpoint the WAL every ~40 MB instead of every 4 MB: a checkpoint syncs the file, and
+            # at one commit per call the default makes it the largest part of a call's cost.
+            conn.execute("PRAGMA wal_autocheckpoint = 10000")
+            conn.execute("PRAGMA journal_size_limit = 67108864")
             self._migrate(conn)
         except StoreError:
             conn.close()
