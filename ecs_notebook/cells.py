@@ -22,7 +22,12 @@ class CellNames:
 
 
 class _Reader(ast.NodeVisitor):
-    """Walks statements in execution order, tracking names bound so far (per scope)."""
+    """Walks statements in execution order, tracking the names *definitely* bound so far (per scope).
+
+    A name bound on only some paths (one branch of an ``if``, a loop body, a ``try`` body) is not
+    definitely bound after them, so a later read of it is still a read: the cell may need the
+    namespace's value (a conservative answer: a needless input is harmless, a missing one fails).
+    """
 
     def __init__(self) -> None:
         self.bound: set[str] = set()
@@ -30,6 +35,7 @@ class _Reader(ast.NodeVisitor):
         self.assigns: list[str] = []
         self.is_async = False
         self.depth = 0  # > 0 inside function/class bodies and comprehensions
+        self.fn_depth = 0  # > 0 inside function/class bodies and lambdas (where await is not top level)
 
     def _read(self, name: str) -> None:
         if name not in self.bound and name not in self.reads:
@@ -39,6 +45,26 @@ class _Reader(ast.NodeVisitor):
         self.bound.add(name)  # inner scopes restore ``bound`` when they end
         if self.depth == 0 and name not in self.assigns:
             self.assigns.append(name)
+
+    def _visit_all(self, nodes: list[Any]) -> None:
+        for n in nodes:
+            self.visit(n)
+
+    def _branches(self, *branches: list[Any]) -> None:
+        """Visit alternative paths from the same state; afterwards only names bound on every path are bound."""
+        start = set(self.bound)
+        after: set[str] | None = None
+        for body in branches:
+            self.bound = set(start)
+            self._visit_all(body)
+            after = self.bound if after is None else after & self.bound
+        self.bound = start if after is None else after
+
+    def _maybe(self, body: list[Any]) -> None:
+        """Visit code that may not run at all (a loop body): what it binds is not definitely bound after it."""
+        start = set(self.bound)
+        self._visit_all(body)
+        self.bound = start
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
@@ -68,18 +94,80 @@ class _Reader(ast.NodeVisitor):
         self.visit(node.value)
         self.visit(node.target)
 
+    def visit_If(self, node: ast.If) -> None:
+        self.visit(node.test)
+        self._branches(node.body, node.orelse)
+
+    def visit_IfExp(self, node: ast.IfExp) -> None:
+        self.visit(node.test)
+        self._branches([node.body], [node.orelse])
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> None:
+        self.visit(node.values[0])
+        self._maybe(node.values[1:])  # short-circuit: the other operands may not run
+
     def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
-        if isinstance(node, ast.AsyncFor) and self.depth == 0:
+        if isinstance(node, ast.AsyncFor) and self.fn_depth == 0:
             self.is_async = True
         self.visit(node.iter)
-        self.visit(node.target)
-        for stmt in node.body + node.orelse:
-            self.visit(stmt)
+        self._maybe([node.target, *node.body, *node.orelse])
 
     visit_AsyncFor = visit_For
 
+    def visit_While(self, node: ast.While) -> None:
+        self.visit(node.test)
+        self._maybe([*node.body, *node.orelse])
+
+    def visit_Try(self, node: ast.Try | ast.TryStar) -> None:
+        start = set(self.bound)
+        self._visit_all(node.body)
+        self._visit_all(node.orelse)
+        after = self.bound
+        for handler in node.handlers:
+            self.bound = set(start)  # the try body may have failed anywhere
+            if handler.type is not None:
+                self.visit(handler.type)
+            if handler.name:
+                self.bound.add(handler.name)  # bound in the handler only, then deleted: never an output
+            self._visit_all(handler.body)
+            if handler.name:
+                self.bound.discard(handler.name)
+            after &= self.bound
+        self.bound = after
+        self._visit_all(node.finalbody)
+
+    visit_TryStar = visit_Try
+
+    def visit_Match(self, node: ast.Match) -> None:
+        self.visit(node.subject)
+        paths: list[list[Any]] = [[c] for c in node.cases]
+        if not any(_irrefutable(c) for c in node.cases):
+            paths.append([])  # no case may match
+        self._branches(*paths)
+
+    def visit_match_case(self, node: ast.match_case) -> None:
+        self.visit(node.pattern)
+        if node.guard is not None:
+            self.visit(node.guard)
+        self._visit_all(node.body)
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.pattern is not None:
+            self.visit(node.pattern)
+        if node.name is not None:
+            self._bind(node.name)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name is not None:
+            self._bind(node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        self._visit_all([*node.keys, *node.patterns])
+        if node.rest is not None:
+            self._bind(node.rest)
+
     def visit_With(self, node: ast.With | ast.AsyncWith) -> None:
-        if isinstance(node, ast.AsyncWith) and self.depth == 0:
+        if isinstance(node, ast.AsyncWith) and self.fn_depth == 0:
             self.is_async = True
         for item in node.items:
             self.visit(item.context_expr)
@@ -91,15 +179,14 @@ class _Reader(ast.NodeVisitor):
     visit_AsyncWith = visit_With
 
     def visit_Await(self, node: ast.Await) -> None:
-        if self.depth == 0:
-            self.is_async = True
+        if self.fn_depth == 0:
+            self.is_async = True  # top level, or a comprehension at top level
         self.generic_visit(node)
 
     def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
         for alias in node.names:
             name = alias.asname or alias.name.split(".")[0]
-            if self.depth == 0:
-                self.bound.add(name)  # modules are never outputs
+            self.bound.add(name)  # modules are never outputs
 
     visit_ImportFrom = visit_Import
 
@@ -109,18 +196,20 @@ class _Reader(ast.NodeVisitor):
         if args is not None:
             for default in args.defaults + [d for d in args.kw_defaults if d is not None]:
                 self.visit(default)
-        if name is not None and self.depth == 0:
+        if name is not None:
             self.bound.add(name)  # functions and classes defined in a cell are not outputs
         outer = set(self.bound)
         if args is not None:
             for a in args.posonlyargs + args.args + args.kwonlyargs + [x for x in (args.vararg, args.kwarg) if x]:
                 self.bound.add(a.arg)
         self.depth += 1
+        self.fn_depth += 1
         body = node.body if isinstance(node.body, list) else [node.body]  # type: ignore[attr-defined]
         for stmt in body:
             self.visit(stmt)
+        self.fn_depth -= 1
         self.depth -= 1
-        self.bound = outer | ({name} if name and self.depth == 0 else set())
+        self.bound = outer
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         self._scope(node, node.name, node.args)
@@ -130,6 +219,8 @@ class _Reader(ast.NodeVisitor):
     def visit_ClassDef(self, node: ast.ClassDef) -> None:
         for b in node.bases:
             self.visit(b)
+        for k in node.keywords:
+            self.visit(k.value)
         self._scope(node, node.name)
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
@@ -139,6 +230,8 @@ class _Reader(ast.NodeVisitor):
         outer = set(self.bound)
         self.depth += 1
         for gen in node.generators:
+            if gen.is_async and self.fn_depth == 0:
+                self.is_async = True
             self.visit(gen.iter)
             self.visit(gen.target)
             for cond in gen.ifs:
@@ -159,6 +252,17 @@ class _Reader(ast.NodeVisitor):
         for t in node.targets:
             if isinstance(t, ast.Name):
                 self._read(t.id)
+                self.bound.discard(t.id)  # a later read is a read again
+            else:
+                self.visit(t)  # del obj.attr / del d[k] reads obj, d and k
+
+
+def _irrefutable(case: ast.match_case) -> bool:
+    """A ``case _:`` or ``case name:`` without a guard always matches."""
+    p = case.pattern
+    while isinstance(p, ast.MatchAs) and p.pattern is not None:
+        p = p.pattern
+    return case.guard is None and isinstance(p, ast.MatchAs) and p.pattern is None
 
 
 def analyse(source: str) -> CellNames:

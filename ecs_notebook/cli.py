@@ -28,14 +28,19 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("address")
     hist = sub.add_parser("history", help="versions of the lineage of an entity (@uuid)")
     hist.add_argument("address")
-    export = sub.add_parser("export", help="export the store: json")
-    export.add_argument("format", choices=["json"])
+    export = sub.add_parser("export", help="export the store: json (every version) or openlineage (run events)")
+    export.add_argument("format", choices=["json", "openlineage"])
     export.add_argument("path")
+    export.add_argument("--namespace", help="openlineage: namespace of jobs and datasets (default: ecs_notebook)")
+    export.add_argument("--producer", metavar="URI", help="openlineage: producer URI of the events (default: this package)")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "export" and args.format != "openlineage" and (args.namespace or args.producer):
+        parser.error("--namespace and --producer apply to the openlineage format only")
     from .store import default_url, open_store
 
     url = args.store or default_url(extension=True)
@@ -101,6 +106,8 @@ def _history(args: argparse.Namespace) -> str:
 
 
 def _export(args: argparse.Namespace) -> str:
+    if args.format == "openlineage":
+        return _export_openlineage(args)
     from .registry import EntityRegistry
     from .store.codec import Encoder
     from .store.rows import _fields_of
@@ -126,6 +133,15 @@ def _export(args: argparse.Namespace) -> str:
     with open(args.path, "w", encoding="utf-8") as f:
         json.dump({"store": EntityRegistry.store.url, "versions": records}, f, indent=1)
     return f"wrote {len(records)} versions to {args.path}"
+
+
+def _export_openlineage(args: argparse.Namespace) -> str:
+    from .lineage.openlineage import DEFAULT_NAMESPACE, to_openlineage
+    from .registry import EntityRegistry
+
+    n = len(EntityRegistry.store.executions())
+    to_openlineage(args.path, producer=args.producer, namespace=args.namespace or DEFAULT_NAMESPACE)
+    return f"wrote {2 * n} run events of {n} executions to {args.path}"
 
 
 def _child_refs(value: Any, slots: Any, slot: Any) -> Any:

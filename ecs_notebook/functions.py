@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter, create_model
+from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
 
 from ._ids import utcnow
 from .entity import META_FIELDS, Entity, ParameterEntity
@@ -117,7 +117,7 @@ def _entity_class(ann: Any) -> type[Entity] | None:
 def _is_entity_collection(ann: Any) -> bool:
     origin = typing.get_origin(ann)
     if origin in (list, tuple, set, frozenset, dict):
-        args = typing.get_args(ann)
+        args = [a for a in typing.get_args(ann) if a is not Ellipsis]  # tuple[X, ...] holds Xs
         item = args[-1] if args else None
         return _entity_class(item) is not None
     return False
@@ -170,13 +170,7 @@ def build_metadata(func: Callable[..., Any], name: str, source: str | None = Non
     n = next(_counter)
     base_name = getattr(func, "__qualname__", name).replace("<", "").replace(">", "").replace(".", "_")
     module = getattr(func, "__module__", None) or __name__
-    try:
-        input_model = create_model(  # type: ignore[call-overload]
-            f"{base_name}_Input_{n}", __base__=ParameterEntity, __module__=module, **fields
-        )
-    except Exception as exc:
-        msg = f"Cannot build the input model of {name}(): {exc}"
-        raise RegistrationError(msg) from exc
+    input_model = _input_model(f"{base_name}_Input_{n}", module, name, fields)
     ret = hints["return"]
     output_model = _output_model(ret, f"{base_name}_Output_{n}", module, name)
     version, src = code_version_of(func, source)
@@ -194,6 +188,26 @@ def build_metadata(func: Callable[..., Any], name: str, source: str | None = Non
         return_annotation=ret,
         copy_plain=copy_plain,
     )
+
+
+class _InputModel(ParameterEntity):
+    """Base of the input models: their pydantic schema is built on first use, not at registration.
+
+    The composite input is recorded without validating it against its model (arguments are checked
+    per parameter), so most input models are never built: that saves milliseconds per registration,
+    which every new or edited ``%%ecs_exec`` cell pays.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+
+def _input_model(model_name: str, module: str, name: str, fields: dict[str, Any]) -> type[ParameterEntity]:
+    """The composite input's model: one field per parameter."""
+    try:
+        return create_model(model_name, __base__=_InputModel, __module__=module, **fields)  # type: ignore[call-overload,no-any-return]
+    except Exception as exc:
+        msg = f"Cannot build the input model of {name}(): {exc}"
+        raise RegistrationError(msg) from exc
 
 
 def _output_model(ret: Any, model_name: str, module: str, name: str) -> type[Entity] | None:

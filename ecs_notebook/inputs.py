@@ -335,7 +335,7 @@ def _entity_arg(meta: FunctionMetadata, p: ParamSpec, value: Any, call: CallInpu
 def _entities_arg(meta: FunctionMetadata, p: ParamSpec, value: Any, call: CallInputs) -> tuple[Any, Any]:
     import typing
 
-    args = typing.get_args(p.annotation)
+    args = [a for a in typing.get_args(p.annotation) if a is not Ellipsis]  # tuple[X, ...] holds Xs
     item_cls = args[-1] if args else Entity
     item_cls = item_cls if isinstance(item_cls, type) else Entity
     item = ParamSpec(p.name, item_cls, p.default, ENTITY, item_cls, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import linecache
 import textwrap
 import time
@@ -13,16 +14,16 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from traitlets import Bool, Float, Int, Unicode, observe
+from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 from traitlets import Enum as TEnum
 from traitlets.config import Configurable
 
 from ._ids import short
 from .callable_registry import CallableRegistry
-from .cells import analyse, is_input_value
+from .cells import CellNames, analyse, is_input_value
 from .entity import Entity
 from .errors import EcsError
-from .execution import ExecutionConfig, FunctionExecution
+from .execution import ExecutionConfig, ExecutionSemantics, FunctionExecution
 from .registry import EntityRegistry
 
 
@@ -36,15 +37,18 @@ class EcsNotebook(Configurable):
     cache = Bool(False, help="Serve unchanged calls from recorded executions (RegistryConfig.enable_function_caching).").tag(config=True)
     max_execution_time = Float(None, allow_none=True, help="Default time limit of calls, in seconds.").tag(config=True)
 
-    @observe("store_url")
-    def _store_url_changed(self, change: dict[str, Any]) -> None:
-        if change["new"]:
+    @validate("store_url")
+    def _connect_store_url(self, proposal: dict[str, Any]) -> str | None:
+        # Connecting in the validator (not an observer) keeps a rejected URL out of the option.
+        url: str | None = proposal["value"]
+        if url:
             from .store import connect
 
             try:
-                connect(change["new"])
+                connect(url)
             except EcsError as exc:
-                raise UsageError(str(exc)) from None
+                raise TraitError(str(exc)) from None
+        return url
 
     @observe("cache")
     def _cache_changed(self, change: dict[str, Any]) -> None:
@@ -80,30 +84,66 @@ class _Pack:
             else:
                 plain[n] = value
         for n in self.entity_inputs:
-            if n not in self.outputs and isinstance(scope.get(n), Entity) and scope[n] is args.get(n):
-                items.append(scope[n])  # unchanged ones are recorded as such (no new version)
+            inp = scope.get(n)
+            if n not in self.outputs and inp is args.get(n) and isinstance(inp, Entity) and _changed(inp):
+                items.append(inp)  # an input changed in place: a new version of it (MUTATION)
                 layout.append(n)
         if plain or not items:
-            items.append(_outputs_model(self.name, tuple(plain))(**plain))
+            items.append(_outputs_model(tuple(plain))(**plain))
             layout.append(tuple(plain))
         self.layout = layout
         return tuple(items)
 
 
-_OUTPUT_MODELS: dict[tuple[str, tuple[str, ...]], type[Entity]] = {}
+#: How an input is passed: "" as a plain value (copied by the magic), or as a container of entities
+#: whose entities are each an input version of the execution (copied by the registry).
+_ANNOTATIONS: dict[str, Any] = {"": Any, "list": list[Entity], "tuple": tuple[Entity, ...], "dict": dict[Any, Entity]}
 
 
-def _outputs_model(name: str, fields: tuple[str, ...]) -> type[Entity]:
-    """The entity holding a cell's plain outputs (one class per cell name and output names)."""
-    model = _OUTPUT_MODELS.get((name, fields))
+def _kind(value: Any) -> str:
+    """The key of :data:`_ANNOTATIONS` for an input value."""
+    t = type(value)
+    if t is list or t is tuple:
+        if value and all(isinstance(v, Entity) for v in value):
+            return t.__name__
+    elif t is dict and value and all(isinstance(v, Entity) for v in value.values()):
+        return "dict"
+    return ""
+
+
+@functools.lru_cache(maxsize=256)
+def _analyse(cell: str) -> CellNames:
+    """:func:`analyse`, once per cell source (a re-run cell is not parsed again); do not mutate the result."""
+    return analyse(cell)
+
+
+def _changed(entity: Entity) -> bool:
+    """Whether the cell changed (its copy of) an entity input in place since it was recorded."""
+    return EntityRegistry.prepare(entity, promote=False).changed
+
+
+_OUTPUT_MODELS: dict[tuple[str, ...], type[Entity]] = {}
+
+
+def _outputs_model(fields: tuple[str, ...]) -> type[Entity]:
+    """The entity holding a cell's plain outputs: one class per set of output names, whatever the cell.
+
+    Building a pydantic model costs milliseconds, so cells share it. Its name follows the output
+    names, so one name is always the same class (``module:qualname`` identifies a class in the store).
+    """
+    model = _OUTPUT_MODELS.get(fields)
     if model is None:
+        import hashlib
+
         from pydantic import create_model
 
-        safe = "".join(c if c.isalnum() else "_" for c in name)
+        name = "_".join(("CellOutputs", *fields))
+        if len(name) > 60 or any("_" in f for f in fields):  # keep names of different sets apart
+            name = f"{name[:48]}_{hashlib.sha256(' '.join(fields).encode()).hexdigest()[:8]}"
         model = create_model(  # type: ignore[call-overload]
-            f"{safe}_outputs", __base__=Entity, __module__="ecs_notebook.cells", **{f: (Any, None) for f in fields}
+            name, __base__=Entity, __module__="ecs_notebook.cells", **{f: (Any, None) for f in fields}
         )
-        _OUTPUT_MODELS[(name, fields)] = model
+        _OUTPUT_MODELS[fields] = model
     return model  # type: ignore[no-any-return]
 
 
@@ -206,10 +246,12 @@ class EcsMagics(Magics):
         ns = shell.user_ns
         name = args.name
         try:
-            names = analyse(cell)
+            names = _analyse(cell)
         except SyntaxError:
+            # Shown as in a plain cell (a SyntaxError raised from here would come with IPython's own
+            # frames); the UsageError then fails the cell, so Run All and nbclient stop here.
             shell.showsyntaxerror()
-            return
+            raise UsageError(f"%%ecs_exec {name}: the cell has a syntax error (above); nothing was run or recorded.") from None
         if args.inputs:
             missing = [n for n in args.inputs if n not in ns]
             if missing:
@@ -219,8 +261,9 @@ class EcsMagics(Magics):
             inputs = [n for n in names.reads if n in ns and not n.startswith("_") and is_input_value(ns[n])]
         outputs = list(args.outputs) if args.outputs else [n for n in names.assigns if not n.startswith("_")]
         entity_inputs = [] if args.outputs else [n for n in inputs if isinstance(ns[n], Entity)]
-        _func, pack = self._cell_function(name, cell, inputs, outputs, entity_inputs, names.is_async)
-        kwargs = {n: self._argument(n, ns[n]) for n in inputs}
+        kinds = tuple(_kind(ns[n]) for n in inputs)
+        _func, pack = self._cell_function(name, cell, inputs, kinds, outputs, entity_inputs, names.is_async)
+        kwargs = {n: ns[n] if k else self._argument(n, ns[n]) for n, k in zip(inputs, kinds)}
         cfg = self._config_for(args)
         seen: list[FunctionExecution] = []
         unsubscribe = CallableRegistry.on_execution(lambda x, outs: seen.append(x))
@@ -240,13 +283,13 @@ class EcsMagics(Magics):
             unsubscribe()
         elapsed = time.perf_counter() - t0
         entities = result.outputs if hasattr(result, "outputs") and not cfg.unpack_tuples else result
-        written = self._write_back(pack, entities, kwargs, ns)
+        x = seen[-1] if seen else None
+        written = self._write_back(pack, entities, kwargs, ns, x.semantics if x is not None else [])
         if not (args.quiet or self.options.quiet):
             from IPython.display import display
 
             from .display import Text
 
-            x = seen[-1] if seen else None
             display(Text(_summary(name, inputs, written, x, elapsed)))
 
     def _argument(self, name: str, value: Any) -> Any:
@@ -266,9 +309,16 @@ class EcsMagics(Magics):
             return value
 
     def _cell_function(
-        self, name: str, cell: str, inputs: list[str], outputs: list[str], entity_inputs: list[str], is_async: bool
+        self,
+        name: str,
+        cell: str,
+        inputs: list[str],
+        kinds: tuple[str, ...],
+        outputs: list[str],
+        entity_inputs: list[str],
+        is_async: bool,
     ) -> tuple[Callable[..., Any], _Pack]:
-        key = (cell, (*tuple(inputs), "|", *tuple(outputs), "|", *tuple(entity_inputs)))
+        key = (cell, (*inputs, "|", *kinds, "|", *outputs, "|", *entity_inputs))
         cached = self._cells.get(name)
         if cached is not None and (cached[0], cached[1]) == key and name in CallableRegistry.list():
             return cached[3], cached[2]
@@ -292,7 +342,7 @@ class EcsMagics(Magics):
         exec(code, self.shell.user_ns, scope)
         func = scope["__ecs_factory__"](pack)
         func.__name__ = func.__qualname__ = name
-        func.__annotations__ = {**{n: Any for n in inputs}, "return": tuple[Entity, ...]}
+        func.__annotations__ = {**{n: _ANNOTATIONS[k] for n, k in zip(inputs, kinds)}, "return": tuple[Entity, ...]}
         try:
             CallableRegistry.register(name, source=cell, copy_plain=False)(func)
         except EcsError as exc:
@@ -300,21 +350,22 @@ class EcsMagics(Magics):
         self._cells[name] = (key[0], key[1], pack, func)
         return func, pack
 
-    def _write_back(self, pack: _Pack, result: Any, kwargs: dict[str, Any], ns: dict[str, Any]) -> list[tuple[str, Entity | None, str]]:
+    def _write_back(
+        self, pack: _Pack, result: Any, kwargs: dict[str, Any], ns: dict[str, Any], semantics: list[ExecutionSemantics]
+    ) -> list[tuple[str, Entity | None, str]]:
         """Bind outputs in the namespace; returns (name, recorded entity, semantics) for the summary."""
         items = result if isinstance(result, list) else [result]
+        per_item = len(semantics) == len(items)  # not so for --no-unpack: one ContainerEntity was recorded
         written: list[tuple[str, Entity | None, str]] = []
-        for slot, ent in zip(pack.layout, items):
+        for k, (slot, ent) in enumerate(zip(pack.layout, items)):
             if isinstance(slot, str):
                 original = kwargs.get(slot)
-                if isinstance(original, Entity) and slot not in pack.outputs:
-                    if ent.ecs_id == original.ecs_id:
-                        continue  # an input the cell did not change
-                    ns[slot] = ent
-                    written.append((slot, ent, "mutation"))
-                else:
-                    ns[slot] = ent
-                    written.append((slot, ent, "entity"))
+                is_input = isinstance(original, Entity) and slot not in pack.outputs
+                if is_input and ent.ecs_id == original.ecs_id:
+                    continue  # an input the cell did not change
+                ns[slot] = ent
+                label = semantics[k].value if per_item else ("mutation" if is_input else "entity")
+                written.append((slot, ent, label))
             else:
                 for field in slot:
                     value = getattr(ent, field)
@@ -470,7 +521,15 @@ class EcsMagics(Magics):
 
                 path = to_json(args.path, target, args.depth)
             else:
-                raise UsageError("OpenLineage export is not available in this version; use html or json.")
+                from .lineage.openlineage import to_openlineage
+
+                executions = None
+                if target is not None:  # the executions around the target, oldest first
+                    from .lineage.export import select
+
+                    around = {n for n, kind in select(target, args.depth).nodes(data="kind") if kind == "execution"}
+                    executions = [e for e in EntityRegistry.store.executions() if str(e) in around]
+                path = to_openlineage(args.path, executions=executions)
         except EcsError as exc:
             raise _usage(exc) from None
         return Text(f"wrote {path}")

@@ -11,11 +11,6 @@ import pytest
 from ecs_notebook import Entity
 from ecs_notebook.cells import CellNames, analyse, is_builtin_name, is_input_value
 
-
-def _bug(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=f"BUG: {reason}")
-
-
 # (source, reads (in order of first read), assigns (in order), is_async)
 CASES = [
     pytest.param("y = x + 1", ["x"], ["y"], False, id="plain-assignment"),
@@ -37,10 +32,6 @@ CASES = [
         ["x"],
         False,
         id="name-assigned-only-in-a-branch-is-still-read-after",
-        marks=_bug(
-            "a name assigned in an if-branch counts as bound for the rest of the cell, so the later read is not an input; "
-            "when the branch is not taken the cell function raises UnboundLocalError"
-        ),
     ),
     pytest.param("obj.attr = 1\nd['k'] = v", ["obj", "v", "d"], [], False, id="attribute-and-subscript-store-read-the-object"),
     pytest.param("del q", ["q"], [], False, id="del-reads"),
@@ -69,10 +60,6 @@ CASES = [
         ["r"],
         True,
         id="await-inside-top-level-comprehension",
-        marks=_bug(
-            "analyse() does not see an await inside a top-level comprehension (depth > 0), so the cell is compiled as "
-            "a sync function: %%ecs_exec fails with 'asynchronous comprehension outside of an asynchronous function'"
-        ),
     ),
     pytest.param(
         "r = [i async for i in agen()]",
@@ -80,7 +67,6 @@ CASES = [
         ["r"],
         True,
         id="async-comprehension",
-        marks=_bug("analyse() ignores comprehension.is_async, so a top-level async comprehension is compiled into a sync function"),
     ),
     pytest.param(
         "try:\n    1 / 0\nexcept ZeroDivisionError as err:\n    msg = str(err)",
@@ -88,7 +74,6 @@ CASES = [
         ["msg"],
         False,
         id="except-as-name-is-bound",
-        marks=_bug("ExceptHandler.name is not bound, so 'err' counts as a read: an 'err' in the namespace becomes a spurious input"),
     ),
     pytest.param(
         "match cmd:\n    case [a, b]:\n        total = a + b",
@@ -96,7 +81,37 @@ CASES = [
         ["a", "b", "total"],
         False,
         id="match-capture-binds",
-        marks=_bug("match/case capture patterns (MatchAs/MatchStar names) are neither bound nor outputs; they count as reads"),
+    ),
+    pytest.param("if c:\n    x = 1\nelse:\n    x = 2\ny = x", ["c"], ["x", "y"], False, id="name-assigned-in-every-branch-is-bound"),
+    pytest.param("for i in xs:\n    last = i\nprint(last)", ["xs", "print", "last"], ["i", "last"], False, id="loop-body-may-not-run"),
+    pytest.param("while go():\n    n = 1\nm = n", ["go", "n"], ["n", "m"], False, id="while-body-may-not-run"),
+    pytest.param(
+        "try:\n    v = load()\nexcept KeyError:\n    pass\nw = v", ["load", "KeyError", "v"], ["v", "w"], False, id="try-body-may-fail"
+    ),
+    pytest.param(
+        "try:\n    v = load()\nexcept KeyError:\n    v = 0\nw = v", ["load", "KeyError"], ["v", "w"], False, id="try-and-handler-both-bind"
+    ),
+    pytest.param("ok = flag and (got := f())\nr = got", ["flag", "f", "got"], ["got", "ok", "r"], False, id="short-circuit-walrus"),
+    pytest.param("x = 1\ndel x\ny = x", ["x"], ["x", "y"], False, id="del-unbinds"),
+    pytest.param("del obj.attr, d[k]", ["obj", "d", "k"], [], False, id="del-attribute-and-item-reads"),
+    pytest.param(
+        "match v:\n    case 1:\n        r = 'one'\n    case _:\n        r = 'other'\nout = r", ["v"], ["r", "out"], False,
+        id="match-with-wildcard-binds-on-every-path",
+    ),
+    pytest.param("match v:\n    case 1:\n        r = 'one'\nout = r", ["v", "r"], ["r", "out"], False, id="match-without-wildcard"),
+    pytest.param(
+        "match m:\n    case {'k': K.V, **rest}:\n        pass", ["m", "K"], ["rest"], False, id="match-mapping-rest-binds-and-value-reads"
+    ),
+    pytest.param(
+        "err = 1\ntry:\n    pass\nexcept E as err:\n    pass\ny = err", ["E", "err"], ["err", "y"], False,
+        id="except-as-unbinds-its-name",
+    ),
+    pytest.param(
+        "r = [await f(i) async for i in g()]\ndef h():\n    return [i async for i in g()]",
+        ["g", "f"],
+        ["r"],
+        True,
+        id="async-in-comprehension",
     ),
 ]
 

@@ -171,6 +171,31 @@ def test_export_json_keeps_fields_that_may_hold_entities(recorded, exported):
     assert holder["data"]["value"] == {"k": [1, 2]}
 
 
+def test_export_openlineage_writes_a_start_and_an_end_event_per_execution(recorded, tmp_path, capsys):
+    path = tmp_path / "events.jsonl"
+    proc = run_cli(tmp_path, "export", "openlineage", str(path), "--namespace", "school", "--producer", "urn:test", store=recorded["url"])
+    assert proc.returncode == 0, proc.stderr
+    assert "6 run events of 3 executions" in proc.stdout
+    events = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE", "START", "FAIL", "START", "COMPLETE"]
+    assert [e["run"]["runId"] for e in events[::2]] == recorded["executions"]
+    assert {e["job"]["namespace"] for e in events} == {"school"}
+    assert {e["producer"] for e in events} == {"urn:test"}
+    assert {e["job"]["name"] for e in events} == {"report", "boom"}
+    report_outputs = [o["facets"]["version"]["datasetVersion"] for o in events[1]["outputs"]]
+    assert report_outputs == [recorded["report"]]
+    defaults = tmp_path / "defaults.jsonl"
+    assert run_inline(capsys, "export", "openlineage", str(defaults), store=recorded["url"]).returncode == 0
+    assert {json.loads(line)["job"]["namespace"] for line in defaults.read_text().splitlines()} == {"ecs_notebook"}
+
+
+def test_openlineage_options_are_refused_for_the_json_export(recorded, tmp_path):
+    proc = run_cli(tmp_path, "export", "json", str(tmp_path / "x.json"), "--namespace", "school", store=recorded["url"])
+    assert proc.returncode == 2
+    assert "--namespace and --producer apply to the openlineage format only" in proc.stderr
+    assert not (tmp_path / "x.json").exists()
+
+
 @pytest.mark.parametrize(
     ("command", "address"),
     [

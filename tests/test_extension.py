@@ -155,12 +155,6 @@ def test_bad_store_url_in_config_keeps_the_current_store(ip):
     assert EntityRegistry.store.counts()["executions"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the store_url observer raises after traitlets has set the value, so a rejected URL stays in "
-    "EcsNotebook.store_url (%config EcsNotebook shows 'bogus://nowhere' as current) though the store did not change. "
-    "Fix: connect in a @validate('store_url') handler raising TraitError",
-)
 def test_rejected_store_url_is_not_kept_in_the_options(ip):
     run(ip, "%config EcsNotebook.store_url = 'bogus://nowhere'")
     assert ip.run_line_magic("config", "EcsNotebook.store_url") != "bogus://nowhere"

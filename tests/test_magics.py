@@ -213,12 +213,6 @@ def test_entity_outputs_are_the_recorded_roots_and_plain_values_as_computed(scho
     assert ns["ada"].ecs_id == ns["first_version"]  # read, not changed: not rebound to a new version
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEVIATION: an entity input the cell only reads is returned by the cell function, so the execution lists it among "
-    "its outputs with MUTATION semantics (%ecs_executions shows ada as an output of analyze); A6: only an input changed "
-    "in place is an output",
-)
 def test_read_only_entity_input_is_not_an_output(school):
     ok(run(school, "%%ecs_exec analyze\nreport = Report(who=ada.name)"))
     x = last_execution("analyze")
@@ -226,13 +220,6 @@ def test_read_only_entity_input_is_not_an_output(school):
     assert x.semantics == [ExecutionSemantics.CREATION]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a cell output that is a child of an entity input (c = ada.courses[0]) is written back as a non-root "
-    "(is_root_entity() False, still the same object as the parent's child); when the cell also changes it, the "
-    "namespace object carries an ecs_id that was never recorded (outputs.prepare_outputs re-stamps the detached "
-    "child when it versions the parent's tree afterwards)",
-)
 def test_detached_child_output_is_its_own_recorded_root(school):
     ok(run(school, "%%ecs_exec pick_course\nc = ada.courses[1]\nc.grade = 2.5"))
     ns = school.user_ns
@@ -266,12 +253,6 @@ def test_a_rebound_name_is_not_linked_to_the_earlier_output(school):
     assert school.user_ns["result"] == 2001
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an input holding a list of entities is passed as a deep-copied plain value under an Any annotation, so its "
-    "entities are not input versions: the execution's input_entity_ids is empty and upstream() of the output misses them "
-    "(student_pipeline: upstream(report) lacks the analyses)",
-)
 def test_list_of_entities_input_records_each_entity_as_an_input_version(school):
     ok(run(school, "people = [Student(name='A'), Student(name='B')]\nfor p in people:\n    p.promote_to_root()"))
     ok(run(school, "%%ecs_exec roster\nreport = Report(who=', '.join(p.name for p in people))"))
@@ -281,11 +262,31 @@ def test_list_of_entities_input_records_each_entity_as_an_input_version(school):
     assert {str(i) for i in ids} <= set(upstream(ns["report"]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a name assigned only in a branch counts as bound for the rest of the cell, so a later read of it is not an "
-    "input: with reset False the cell fails with UnboundLocalError where the plain cell adds 1 to the namespace value",
+@pytest.mark.parametrize(
+    "container",
+    [
+        pytest.param("(people[0], people[1])", id="tuple"),
+        pytest.param("{'a': people[0], 'b': people[1]}", id="dict"),
+    ],
 )
+def test_tuple_or_dict_of_entities_input_records_each_entity(school, container):
+    ok(run(school, "people = [Student(name='A'), Student(name='B')]\nfor p in people:\n    p.promote_to_root()"))
+    ok(run(school, f"group = {container}"))
+    cell = "members = group.values() if isinstance(group, dict) else group\nreport = Report(who=', '.join(p.name for p in members))"
+    ok(run(school, f"%%ecs_exec roster\n{cell}"))
+    ns = school.user_ns
+    assert ns["report"].who == "A, B"
+    assert {p.ecs_id for p in ns["people"]} <= set(last_execution("roster").input_entity_ids)
+
+
+def test_list_mixing_entities_and_values_is_a_plain_copied_input(school):
+    ok(run(school, "mixed = [ada, 1]"))
+    ok(run(school, "%%ecs_exec mixed_len\nn = len(mixed)\nmixed.append(2)"))
+    ns = school.user_ns
+    assert ns["n"] == 2 and len(ns["mixed"]) == 2  # the cell changed its copy only
+    assert ns["ada"].ecs_id not in last_execution("mixed_len").input_entity_ids
+
+
 def test_conditionally_assigned_name_read_later_is_an_input(school):
     ok(run(school, "reset = False\ntotal = 5"))
     ok(run(school, "%%ecs_exec tally\nif reset:\n    total = 0\ntotal += 1"))
@@ -301,11 +302,6 @@ def test_top_level_await_works(school):
     assert "fetched:" in ran.text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: 'await' inside a top-level comprehension is not detected (cells.analyse), the cell function is compiled as "
-    "sync and the cell fails with SyntaxError 'asynchronous comprehension outside of an asynchronous function'",
-)
 def test_top_level_await_inside_a_comprehension(school):
     ok(run(school, "import asyncio\nasync def fetch(v):\n    await asyncio.sleep(0)\n    return v * 2\nvs = [1, 2]"))
     ok(run(school, "%%ecs_exec fetched_all\nvalues = [await fetch(v) for v in vs]"))
@@ -328,11 +324,6 @@ def test_summary_line_names_function_inputs_outputs_ids_and_duration(school):
     assert "text/html" in ran.outputs[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the summary line labels new and detached entity outputs '(entity)' instead of their semantics "
-    "(creation/detachment); only mutations show theirs. Fix: take the label from FunctionExecution.semantics",
-)
 def test_summary_line_shows_the_semantics_of_each_entity_output(school):
     ran = ok(run(school, "%%ecs_exec make\nreport = Report(who='x')"))
     assert re.search(rf"report@{SHORT} \(creation\)", ran.text())
@@ -540,14 +531,28 @@ def test_ecs_export_writes_html_and_json(two_versions, tmp_path):
     assert str(two_versions.user_ns["ada"].ecs_id) in {n["id"] for n in data["nodes"]}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DEVIATION: DESIGN A6 lists openlineage among %ecs_export formats; the magic offers it but raises "
-    "'OpenLineage export is not available in this version'",
-)
 def test_ecs_export_openlineage(two_versions, tmp_path):
     ok(run(two_versions, f"%ecs_export openlineage {tmp_path / 'events.json'}"))
     assert (tmp_path / "events.json").exists()
+
+
+def test_ecs_export_openlineage_writes_the_run_events_around_a_target(two_versions, tmp_path):
+    import json
+
+    ok(run(two_versions, "%%ecs_exec unrelated --quiet\nz = 1"))
+    ok(run(two_versions, f"%ecs_export openlineage {tmp_path / 'all.jsonl'}"))
+    ok(run(two_versions, f"%ecs_export openlineage {tmp_path / 'ada.jsonl'} --target ada"))
+    every = [json.loads(line) for line in (tmp_path / "all.jsonl").read_text().splitlines()]
+    around = [json.loads(line) for line in (tmp_path / "ada.jsonl").read_text().splitlines()]
+    assert [(e["job"]["name"], e["eventType"]) for e in every] == [
+        ("raise_gpa", "START"),
+        ("raise_gpa", "COMPLETE"),
+        ("unrelated", "START"),
+        ("unrelated", "COMPLETE"),
+    ]
+    assert [(e["job"]["name"], e["eventType"]) for e in around] == [("raise_gpa", "START"), ("raise_gpa", "COMPLETE")]
+    outputs = [o["facets"]["version"]["datasetVersion"] for o in around[1]["outputs"]]
+    assert outputs == [str(two_versions.user_ns["ada"].ecs_id)]
 
 
 def test_ecs_lineage_returns_an_explorer_for_a_target_or_the_session(two_versions):
@@ -629,11 +634,6 @@ def test_cell_with_a_syntax_error_records_nothing_and_changes_nothing(school):
     assert "broken" not in CallableRegistry.list()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a %%ecs_exec cell with a syntax error only prints it (shell.showsyntaxerror) and returns: the cell "
-    "counts as successful (result.success True, execute_reply status 'ok'), so Run All / nbclient go on past it",
-)
 def test_cell_with_a_syntax_error_fails_the_cell(school):
     ran = run(school, "%%ecs_exec broken\ny = (1 +\n")
     assert not ran.result.success

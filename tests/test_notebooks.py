@@ -176,12 +176,6 @@ def test_pipeline_stale_and_explorer(pipeline):
     assert any(WIDGET_MIME in out.get("data", {}) for out in cell(nb, "%ecs_lineage report").outputs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: %%ecs_exec semester_report reads `analyses` (a list of entities) but records no input version for them, "
-    "so upstream(report) shows only the course_stats output (see test_magics "
-    "test_list_of_entities_input_records_each_entity_as_an_input_version)",
-)
 def test_pipeline_report_upstream_includes_the_analyses(pipeline):
     nb, _ = pipeline
     assert "Analysis" in text(cell(nb, "upstream(report)"))
