@@ -292,12 +292,6 @@ def test_diff_of_a_large_tree_after_one_edit():
 # -- sets of entities ------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: diff reports an edit inside a set of entities under a positional path ('bag.0.label'), which "
-    "is no address (A3: a set has no order to index; get() raises AddressError) although A5 says diff paths "
-    "are as in addresses; report the set field whole, or match set members by lineage",
-)
 def test_set_member_edit_paths_are_addresses():
     from models import make_top
 

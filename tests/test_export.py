@@ -238,11 +238,6 @@ def test_json_around_a_target(cwd):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: export.select() accepts any direction string; a typo such as 'downstream' silently exports "
-    "the target alone, where build_payload raises ValueError for the same argument",
-)
 @pytest.mark.parametrize("export", [to_html, to_json], ids=["html", "json"])
 def test_export_rejects_an_unknown_direction(cwd, export):
     names = BUILDERS["pipeline"]()

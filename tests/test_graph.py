@@ -107,14 +107,6 @@ EDGES = {
 }
 
 
-LATE_BUG = (
-    "BUG: a graph created after records exist (lineage_graph() first called late, or a new session on a "
-    "store) reads every stored record as one batch, so the 'child only if recorded in the same batch' rule "
-    "adds child edges from later versions to their shared, older children: the graph differs from the one "
-    "kept up to date live, and can have cycles (adv -> s1 borrow, s1 -> adv child)"
-)
-
-
 def built(scenario, mode):
     """Record a scenario with the default graph subscribed from the start ("live") or created after ("late")."""
     if mode == "live":
@@ -122,17 +114,16 @@ def built(scenario, mode):
     return BUILDERS[scenario]()
 
 
-def modes(scenarios, late_bugs=()):
-    """(scenario, mode) params; the late graph of ``late_bugs`` scenarios is a known bug."""
+def modes(scenarios):
+    """(scenario, mode) params: each scenario with the graph subscribed live, and created late."""
     out = []
     for sc in scenarios:
         out.append(pytest.param(sc, "live", id=f"{sc}-live"))
-        marks = [pytest.mark.xfail(strict=True, reason=LATE_BUG)] if sc in late_bugs else []
-        out.append(pytest.param(sc, "late", id=f"{sc}-late", marks=marks))
+        out.append(pytest.param(sc, "late", id=f"{sc}-late"))
     return out
 
 
-@pytest.mark.parametrize(("scenario", "mode"), modes(EDGES, late_bugs={"tree"}))
+@pytest.mark.parametrize(("scenario", "mode"), modes(EDGES))
 def test_edges_of_hand_built_lineages(scenario, mode):
     names = built(scenario, mode)
     g = lineage_graph()
@@ -257,7 +248,6 @@ def test_graph_created_late_reads_what_was_recorded_before():
     assert set(lineage_graph()) == set(names.values())
 
 
-@pytest.mark.xfail(strict=True, reason=LATE_BUG)
 def test_incremental_graph_equals_graph_built_from_the_store():
     register_all()
     lineage_graph()  # subscribe first: everything below arrives as events
@@ -361,7 +351,7 @@ def _apply(op, samples, reports, students):
 
 @settings(max_examples=35, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
-def test_graph_stays_acyclic_and_holds_every_version(ops):
+def test_graph_stays_acyclic_holds_every_version_and_reads_back_the_same(ops):
     with fresh_state():
         register_all()
         lineage_graph()  # kept up to date live from the first record on
@@ -383,16 +373,19 @@ def test_graph_stays_acyclic_and_holds_every_version(ops):
                 assert g.nodes[u]["kind"] == "execution" and g.nodes[v]["kind"] == "entity"
             else:
                 assert g.nodes[u]["kind"] == g.nodes[v]["kind"] == "entity"
+        fresh = LineageGraph()  # read back from the store in one go: the same graph
+        try:
+            rebuilt = fresh.nx()
+        finally:
+            fresh._close_state()
+        assert dict(g.nodes(data=True)) == dict(rebuilt.nodes(data=True))
+        assert edge_set(g) == edge_set(rebuilt)
 
 
 # -- known ways to break the contract --------------------------------------------------------------
 
 
-def _late_xfail():
-    return [pytest.param("live", id="live"), pytest.param("late", id="late", marks=pytest.mark.xfail(strict=True, reason=LATE_BUG))]
-
-
-@pytest.mark.parametrize("mode", _late_xfail())
+@pytest.mark.parametrize("mode", ["live", "late"])
 def test_output_holding_its_input_keeps_the_graph_acyclic(mode):
     # input -> execution -> output, and the output holds the input's (unchanged) version as a child
     register_all()
@@ -404,7 +397,7 @@ def test_output_holding_its_input_keeps_the_graph_acyclic(mode):
     assert nx.is_directed_acyclic_graph(lineage_graph())
 
 
-@pytest.mark.parametrize("mode", _late_xfail())
+@pytest.mark.parametrize("mode", ["live", "late"])
 def test_composite_entity_with_an_entity_field_keeps_the_graph_acyclic(mode):
     # the composite borrows the student (borrow edge) and holds its version as a child
     if mode == "live":
@@ -514,7 +507,7 @@ def test_graph_without_executions_survives_a_new_process(tmp_path):
     [
         pytest.param("pipeline", id="pipeline"),
         pytest.param("fan_in", id="fan_in"),
-        pytest.param("tree", id="tree", marks=pytest.mark.xfail(strict=True, reason=LATE_BUG)),
+        pytest.param("tree", id="tree"),
     ],
 )
 def test_graph_with_executions_survives_a_new_process(tmp_path, scenario):

@@ -10,7 +10,7 @@ from typing import Any
 import networkx as nx
 
 from .graph import default_graph
-from .queries import downstream, resolve_id, upstream
+from .queries import check_direction, downstream, resolve_id, upstream
 
 _COLORS = {
     "entity": {"background": "#dbeafe", "border": "#2563eb"},
@@ -22,6 +22,7 @@ _EDGE_COLORS = {"input": "#64748b", "output": "#16a34a", "version": "#9333ea", "
 
 def select(target: Any = None, depth: int | None = None, direction: str = "both") -> nx.MultiDiGraph:
     """The part of the lineage graph around ``target`` (the whole graph when None)."""
+    check_direction(direction)
     g = default_graph().nx()
     if target is None:
         return g

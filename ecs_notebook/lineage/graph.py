@@ -3,7 +3,11 @@ exposed as a networkx MultiDiGraph brought up to date when asked for."""
 
 from __future__ import annotations
 
-from typing import Any
+import operator
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from enum import Enum
+from typing import Any, NamedTuple, SupportsIndex, overload
 from uuid import UUID
 
 import networkx as nx
@@ -25,15 +29,19 @@ _LABEL_FIELDS = ("name", "title", "label", "id", "key")
 class LineageGraph:
     """Nodes are entity versions and executions; edges are input/output/version/borrow/child.
 
-    Maintenance appends to plain lists (a few µs per execution); queries walk them; the
-    networkx view is synced lazily (pending nodes/edges are added when ``nx()`` is called).
+    Upkeep appends to plain lists (a few µs per execution) and keeps each node's record; node
+    attributes are built from it when first read; queries walk the lists; the networkx view is
+    synced lazily (pending nodes/edges are added when ``nx()`` is called).
     """
 
     def __init__(self) -> None:
         self._index: dict[int, int] = {}
         self._ids: list[UUID] = []
+        self._names: list[str] = []  # str of _ids, made when first asked for (see names())
         self._kind: list[int] = []
-        self._attrs: list[dict[str, Any]] = []
+        self._rec: list[VersionRecord | None] = []  # None: referenced, its record not seen yet
+        self._attrs = NodeAttrs(self._make_attrs)
+        self._semantics: dict[int, Any] = {}  # output node -> how its execution made it
         self._out: list[list[tuple[int, int]]] = []
         self._in: list[list[tuple[int, int]]] = []
         self._edges: list[tuple[int, int, int, str | None]] = []
@@ -42,7 +50,6 @@ class LineageGraph:
         self._synced_nodes = 0
         self._synced_edges = 0
         self._stale_attrs: set[int] = set()
-        self._done: set[int] = set()  # records already added
         self._loaded = False  # whether the records already in the store were read
         self._unsubscribe = EntityRegistry.subscribe(self._on_records)
 
@@ -74,7 +81,8 @@ class LineageGraph:
             i = self._index[eid.int] = len(self._ids)
             self._ids.append(eid)
             self._kind.append(kind)
-            self._attrs.append({"kind": "entity" if kind == ENTITY else "execution"})
+            self._rec.append(None)
+            self._attrs.append(_UNBUILT)
             self._out.append([])
             self._in.append([])
         return i
@@ -86,99 +94,166 @@ class LineageGraph:
         if field is not None:
             self._borrow_fields.setdefault((a, b), []).append(field)
 
+    def _changed(self, i: int) -> None:
+        """Node ``i``'s attributes changed: rebuild them when next read (and in the networkx view)."""
+        self._attrs.forget(i)
+        if i < self._synced_nodes:
+            self._stale_attrs.add(i)
+
     def _add(self, records: list[VersionRecord]) -> None:
-        done = self._done
-        batch = {rec.ecs_id.int for rec in records}
+        node, edge, recs, attrs = self._node, self._edge, self._rec, self._attrs
+        root_of: dict[int, UUID] | None = None
         for rec in records:
-            if rec.ecs_id.int in done:
-                continue
-            done.add(rec.ecs_id.int)
-            cls = rec.cls
-            if _is_composite(rec):
-                continue  # composite inputs are recorded, but the graph links the real inputs
-            if cls is FunctionExecution:
+            if rec.cls is FunctionExecution:
                 self._add_execution(rec)
                 continue
-            i = self._node(rec.ecs_id)
-            if i < self._synced_nodes:
-                self._stale_attrs.add(i)
-            self._attrs[i] = {
-                "kind": "entity",
-                "type": cls.__name__,
-                "type_path": rec.type_path,
-                "lineage_id": str(rec.lineage_id),
-                "label": _label(rec),
-                "created_at": rec.created_at.isoformat(),
-                "function": rec.derived_from_function,
-            }
+            if _is_composite(rec):
+                continue  # composite inputs are recorded, but the graph links the real inputs
+            i = node(rec.ecs_id)
+            if recs[i] is not None:
+                continue  # added already
+            recs[i] = rec
+            if attrs.built(i) or i < self._synced_nodes:
+                self._changed(i)  # it was read while only referenced
             prev = rec.previous_ecs_id
             if prev is not None:
-                self._edge(self._node(prev), i, VERSION)
-            for child in rec.slots:
-                # Only parts recorded with this version: an unchanged part shared with earlier
-                # versions (or an input held by an output) keeps the edge from where it was
-                # first recorded, so the graph stays a DAG and grows with the changed path.
-                if child.int in batch:
-                    self._edge(i, self._node(child), CHILD)
-            self._add_borrows(rec, i)
+                edge(node(prev), i, VERSION)
+            if rec.slots:
+                if root_of is None:
+                    # A tree version's records are written together (one add_records call, one run
+                    # of the store), each carrying the root_ecs_id of the version it was made in.
+                    root_of = {r.ecs_id.int: r.root_ecs_id for r in records}
+                root = rec.root_ecs_id
+                for child in rec.slots:
+                    # Only parts made in the same tree version (same root_ecs_id): an unchanged part
+                    # shared with earlier versions (or an input held by an output) keeps the edge
+                    # from where it was first recorded, so the graph stays a DAG, grows with the
+                    # changed path, and is the same whether built live or read back from the store.
+                    if root_of.get(child.int) == root:
+                        edge(i, node(child), CHILD)
+            if rec.attribute_source:
+                self._add_borrows(rec, i)
 
     def _add_execution(self, rec: VersionRecord) -> None:
-        v = rec.plain_dict()
         x = self._node(rec.ecs_id, EXECUTION)
+        if self._rec[x] is not None:
+            return
+        self._rec[x] = rec
         self._kind[x] = EXECUTION
-        self._attrs[x] = {
-            "kind": "execution",
-            "function_name": v["function_name"],
-            "succeeded": v["succeeded"],
-            "duration_s": v["duration_s"],
-            "started_at": v["started_at"].isoformat() if v["started_at"] else None,
-            "cached": v["cached"],
-            "error_type": v["error_type"],
-            "label": f"{v['function_name']}()",
-        }
-        inputs = v["input_entity_ids"]
+        if self._attrs.built(x) or x < self._synced_nodes:
+            self._changed(x)
+        node, edge = self._node, self._edge
+        f = _execution_fields()
+        plain = rec.plain
+        inputs = plain[f.input_entity_ids]
         for eid in inputs:
-            self._edge(self._node(eid), x, INPUT)
-        for eid, sem in zip(v["output_entity_ids"], v["semantics"] or [None] * len(v["output_entity_ids"])):
+            edge(node(eid), x, INPUT)
+        semantics = plain[f.semantics]
+        for k, eid in enumerate(plain[f.output_entity_ids]):
             if eid in inputs:  # a returned, unchanged input: no output edge (the graph stays a DAG)
                 continue
-            o = self._node(eid)
-            self._edge(x, o, OUTPUT, None)
-            if sem is not None:
-                self._attrs[o]["semantics"] = getattr(sem, "value", str(sem))
+            o = node(eid)
+            edge(x, o, OUTPUT)
+            if semantics:
+                self._semantics[o] = semantics[k]
+                if self._attrs.built(o) or o < self._synced_nodes:
+                    self._changed(o)
 
     def _add_borrows(self, rec: VersionRecord, i: int) -> None:
         # Values a function output took from its inputs are linked through the execution already.
         linked = {s.int for s in rec.function_input_entities}
         seen: set[tuple[int, str]] = set()
+        index, kind = self._index, self._kind
         for field, src in rec.attribute_source.items():
+            if src is None:
+                continue
             for s in _sources(src):
                 if s.int in linked or (s.int, field) in seen:
                     continue
                 seen.add((s.int, field))
-                j = self._index.get(s.int)
-                if j is not None and j != i and self._kind[j] == ENTITY:
+                j = index.get(s.int)
+                if j is not None and j != i and kind[j] == ENTITY:
                     self._edge(j, i, BORROW, field)
 
     # -- views -----------------------------------------------------------------------------
+
+    def _make_attrs(self, i: int) -> dict[str, Any]:
+        """The networkx attributes of node ``i``, from its record."""
+        rec = self._rec[i]
+        if rec is None:
+            return {"kind": "entity"}  # referenced only: filled in when its record arrives
+        if self._kind[i] == EXECUTION:
+            v = rec.plain_dict()
+            return {
+                "kind": "execution",
+                "function_name": v["function_name"],
+                "succeeded": v["succeeded"],
+                "duration_s": v["duration_s"],
+                "started_at": v["started_at"].isoformat() if v["started_at"] else None,
+                "cached": v["cached"],
+                "error_type": v["error_type"],
+                "label": f"{v['function_name']}()",
+            }
+        cls = rec.cls
+        a = {
+            "kind": "entity",
+            "type": cls.__name__,
+            "type_path": rec.type_path,
+            "lineage_id": str(rec.lineage_id),
+            "label": _label(rec),
+            "created_at": rec.created_at.isoformat(),
+            "function": rec.derived_from_function,
+        }
+        sem = self._semantics.get(i)
+        if sem is not None:
+            a["semantics"] = sem.value if isinstance(sem, Enum) else str(sem)
+        return a
+
+    def group_of(self, i: int) -> tuple[str, str]:
+        """("entity", type name) or ("execution", function name) of node ``i`` (attributes not built)."""
+        rec = self._rec[i]
+        if self._kind[i] == ENTITY:
+            return "entity", rec.cls.__name__ if rec is not None else "?"
+        return "execution", str(rec.plain[_execution_fields().function_name]) if rec is not None else "?"
+
+    def recorded_at(self, i: int) -> datetime | None:
+        """When node ``i`` was recorded (an entity version) or started (an execution).
+
+        A new version inherits created_at from its lineage's first version; its forked_at is when
+        it was made.
+        """
+        rec = self._rec[i]
+        if rec is None:
+            return None
+        if self._kind[i] == EXECUTION:
+            started: datetime | None = rec.plain[_execution_fields().started_at]
+            return started
+        return rec.forked_at or rec.created_at
 
     def nx(self) -> nx.MultiDiGraph:
         """The networkx view, with every pending node and edge applied."""
         self._ensure_loaded()
         g = self._nx
-        ids, attrs = self._ids, self._attrs
+        names, attrs = self.names(), self._attrs
         for i in self._stale_attrs:
-            g.nodes[str(ids[i])].update(attrs[i])
+            g.nodes[names[i]].update(attrs[i])
         self._stale_attrs.clear()
-        g.add_nodes_from((str(ids[i]), attrs[i]) for i in range(self._synced_nodes, len(ids)))
-        self._synced_nodes = len(ids)
+        g.add_nodes_from((names[i], attrs[i]) for i in range(self._synced_nodes, len(names)))
+        self._synced_nodes = len(names)
         edges = self._edges
         g.add_edges_from(
-            (str(ids[a]), str(ids[b]), {"kind": EDGE_KINDS[k], **({"field": f} if f is not None else {})})
+            (names[a], names[b], {"kind": EDGE_KINDS[k], **({"field": f} if f is not None else {})})
             for a, b, k, f in edges[self._synced_edges :]
         )
         self._synced_edges = len(edges)
         return g
+
+    def names(self) -> list[str]:
+        """Node ids as strings, by node index (each made once, when first asked for)."""
+        names, ids = self._names, self._ids
+        if len(names) < len(ids):
+            names.extend(map(str, ids[len(names) :]))
+        return names
 
     def index_of(self, eid: UUID) -> int | None:
         self._ensure_loaded()
@@ -190,6 +265,69 @@ class LineageGraph:
 
     def __repr__(self) -> str:
         return f"<LineageGraph: {len(self._ids)} nodes, {len(self._edges)} edges>"
+
+
+_UNBUILT: dict[str, Any] = {}
+
+
+class NodeAttrs(list[dict[str, Any]]):
+    """The attribute dict of each node, by node index, built from its record when first read.
+
+    Most nodes recorded in a session are never looked at one by one, so upkeep does not pay for
+    their labels and timestamps; reading ``attrs[i]`` (or iterating) builds what it returns.
+    """
+
+    __slots__ = ("_make",)
+
+    def __init__(self, make: Callable[[int], dict[str, Any]]) -> None:
+        super().__init__()
+        self._make = make
+
+    @overload
+    def __getitem__(self, i: SupportsIndex) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, i: SupportsIndex | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [self[k] for k in range(len(self))[i]]
+        k = operator.index(i)
+        if k < 0:
+            k += len(self)
+        a = list.__getitem__(self, k)
+        if a is _UNBUILT:
+            a = self._make(k)
+            list.__setitem__(self, k, a)
+        return a
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return (self[k] for k in range(len(self)))
+
+    def built(self, i: int) -> bool:
+        return list.__getitem__(self, i) is not _UNBUILT
+
+    def forget(self, i: int) -> None:
+        """Build node ``i``'s attributes again when next read."""
+        list.__setitem__(self, i, _UNBUILT)
+
+
+class _ExecutionFields(NamedTuple):
+    """Positions of the fields the graph reads in a FunctionExecution record's ``plain``."""
+
+    function_name: int
+    input_entity_ids: int
+    output_entity_ids: int
+    semantics: int
+    started_at: int
+
+
+_EXECUTION_FIELDS: list[_ExecutionFields] = []
+
+
+def _execution_fields() -> _ExecutionFields:
+    if not _EXECUTION_FIELDS:
+        names = class_info(FunctionExecution).plain_fields
+        _EXECUTION_FIELDS.append(_ExecutionFields(*(names.index(f) for f in _ExecutionFields._fields)))
+    return _EXECUTION_FIELDS[0]
 
 
 def _is_composite(rec: VersionRecord) -> bool:

@@ -15,11 +15,11 @@ Payload (``version`` 1)::
 
 from __future__ import annotations
 
-from collections import deque
+from datetime import datetime, timezone
 from typing import Any
 
 from .graph import BORROW, CHILD, EDGE_KINDS, ENTITY, LineageGraph, default_graph
-from .queries import resolve_id
+from .queries import check_direction, distances, resolve_id
 
 X_STEP, Y_STEP = 240.0, 70.0
 DEFAULT_BUDGET = 2000
@@ -33,8 +33,8 @@ def build_payload(
     *,
     types: list[str] | None = None,
     functions: list[str] | None = None,
-    since: str | None = None,
-    until: str | None = None,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
     budget: int = DEFAULT_BUDGET,
     expand: list[str] | None = None,
     stale_ids: set[str] | None = None,
@@ -46,14 +46,13 @@ def build_payload(
         depth: entity-to-entity steps from the focus (None: no limit); ignored without a target.
         direction: "up", "down" or "both".
         types, functions: keep only entity versions of these types / executions of these functions.
-        since, until: ISO timestamps bounding created_at/started_at.
+        since, until: ISO 8601 timestamps (any offset, or 'Z'; none means UTC) bounding when each
+            entity version was recorded and each execution started.
         budget: most nodes drawn; the farthest ones are aggregated into "+N more" nodes.
         expand: aggregate ids (or member ids) to draw individually even past the budget.
         stale_ids: entity ids to mark as stale.
     """
-    if direction not in ("up", "down", "both"):
-        msg = f"direction must be 'up', 'down' or 'both', not {direction!r}"
-        raise ValueError(msg)
+    check_direction(direction)
     g = default_graph()
     g._ensure_loaded()
     focus = None
@@ -70,14 +69,14 @@ def build_payload(
     selected = _filter(g, selected, focus, types, functions, since, until, include_children)
     total = len(selected)
     forced = set(expand or ())
-    keep, overflow = _split(g, selected, budget, forced)
+    keep, overflow = _split(g, selected, budget, forced, focus)
     nodes, alias = _nodes(g, keep, overflow, focus, stale_ids or set())
     edges = _edges(g, keep, alias)
-    _layout(nodes, edges)
+    _layout(nodes, _depths(g, selected, alias))
     nodes.sort(key=lambda n: n["id"])
     return {
         "version": 1,
-        "focus": str(g._ids[focus]) if focus is not None else None,
+        "focus": g.names()[focus] if focus is not None else None,
         "depth": depth if target is not None else None,
         "direction": direction,
         "nodes": nodes,
@@ -85,28 +84,20 @@ def build_payload(
         "total_nodes": total,
         "shown_nodes": len(keep),
         "aggregated": bool(overflow),
-        "filters": {"types": types, "functions": functions, "since": since, "until": until},
+        "filters": {"types": types, "functions": functions, "since": _shown_time(since), "until": _shown_time(until)},
     }
 
 
 def _around(g: LineageGraph, start: int, depth: int | None, direction: str) -> dict[int, int]:
-    """Nodes within ``depth`` entity steps of ``start``, with their distance."""
-    dist = {start: 0}
-    for adj in [g._out] if direction == "down" else [g._in] if direction == "up" else [g._out, g._in]:
-        frontier = deque([(start, 0)])
-        seen = {start}
-        while frontier:
-            node, d = frontier.popleft()
-            for nxt, _ in adj[node]:
-                if nxt in seen:
-                    continue
-                nd = d + 1 if g._kind[nxt] == ENTITY else d
-                if depth is not None and nd > depth:
-                    continue
-                seen.add(nxt)
-                if nxt not in dist or dist[nxt] > nd:
-                    dist[nxt] = nd
-                frontier.append((nxt, nd))
+    """Nodes within ``depth`` entity steps of ``start`` (up, down or both), with their distance."""
+    if direction == "down":
+        return distances(g, start, g._out, depth)
+    if direction == "up":
+        return distances(g, start, g._in, depth)
+    dist = distances(g, start, g._out, depth)
+    for i, d in distances(g, start, g._in, depth).items():
+        if dist.get(i, d + 1) > d:
+            dist[i] = d
     return dist
 
 
@@ -116,57 +107,70 @@ def _filter(
     focus: int | None,
     types: list[str] | None,
     functions: list[str] | None,
-    since: str | None,
-    until: str | None,
+    since: str | datetime | None,
+    until: str | datetime | None,
     include_children: bool,
 ) -> dict[int, int]:
     if not (types or functions or since or until) and include_children:
         return selected
     type_set, fn_set = set(types or ()), set(functions or ())
+    lo, hi = _instant(since, "since"), _instant(until, "until")
     out = {}
     for i, d in selected.items():
-        a = g._attrs[i]
         if i != focus:
-            if g._kind[i] == ENTITY:
-                if type_set and a.get("type") not in type_set:
+            if type_set or fn_set:
+                kind, name = g.group_of(i)
+                if (type_set and kind == "entity" and name not in type_set) or (fn_set and kind == "execution" and name not in fn_set):
                     continue
-                stamp = a.get("created_at")
-            else:
-                if fn_set and a.get("function_name") not in fn_set:
+            if lo is not None or hi is not None:
+                stamp = g.recorded_at(i)
+                if stamp is not None and ((lo is not None and _aware(stamp) < lo) or (hi is not None and _aware(stamp) > hi)):
                     continue
-                stamp = a.get("started_at")
-            if stamp is not None and ((since and stamp < since) or (until and stamp > until)):
-                continue
             if not include_children and g._kind[i] == ENTITY and any(k == CHILD for _, k in g._in[i]):
                 continue
         out[i] = d
     return out
 
 
-def _split(g: LineageGraph, selected: dict[int, int], budget: int, forced: set[str]) -> tuple[list[int], list[int]]:
+def _instant(value: str | datetime | None, name: str) -> datetime | None:
+    """``since``/``until`` as an aware datetime: ISO 8601 with any offset or 'Z' (none: UTC)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return _aware(value)
+    try:
+        return _aware(datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00")))
+    except (ValueError, AttributeError):
+        msg = f"{name} must be an ISO 8601 timestamp such as '2024-05-01T12:00:00Z', not {value!r}"
+        raise ValueError(msg) from None
+
+
+def _shown_time(value: str | datetime | None) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def _aware(t: datetime) -> datetime:
+    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+
+
+def _split(g: LineageGraph, selected: dict[int, int], budget: int, forced: set[str], focus: int | None) -> tuple[list[int], list[int]]:
     if len(selected) <= budget:
         return sorted(selected), []
-    ids = g._ids
-    ranked = sorted(selected, key=lambda i: (selected[i], str(ids[i])))  # nearest first, deterministic
+    ids = g.names()
+    # Nearest first, deterministic; the focus first of all (its executions are 0 steps away too).
+    ranked = sorted(selected, key=lambda i: (i != focus, selected[i], ids[i]))
     keep = ranked[:budget]
     rest = ranked[budget:]
     if forced:
-        wanted = [i for i in rest if str(ids[i]) in forced or _group_id(g, i) in forced]
+        wanted = [i for i in rest if ids[i] in forced or _group_id(g, i) in forced]
         keep += wanted
         wanted_set = set(wanted)
         rest = [i for i in rest if i not in wanted_set]
     return sorted(keep), rest
 
 
-def _group(g: LineageGraph, i: int) -> tuple[str, str]:
-    a = g._attrs[i]
-    if g._kind[i] == ENTITY:
-        return "entity", str(a.get("type", "?"))
-    return "execution", str(a.get("function_name", "?"))
-
-
 def _group_id(g: LineageGraph, i: int) -> str:
-    kind, name = _group(g, i)
+    kind, name = g.group_of(i)
     return f"more:{kind}:{name}"
 
 
@@ -184,11 +188,11 @@ def _title(node_id: str, a: dict[str, Any]) -> str:
 def _nodes(
     g: LineageGraph, keep: list[int], overflow: list[int], focus: int | None, stale: set[str]
 ) -> tuple[list[dict[str, Any]], dict[int, str]]:
-    ids, attrs = g._ids, g._attrs
+    ids, attrs = g.names(), g._attrs
     nodes = []
     alias: dict[int, str] = {}
     for i in keep:
-        nid = str(ids[i])
+        nid = ids[i]
         alias[i] = nid
         a = attrs[i]
         kind = a.get("kind", "entity")
@@ -216,7 +220,7 @@ def _nodes(
         _, kind_name = gid.split(":", 2)[1:]
         for i in members:
             alias[i] = gid
-        member_ids = sorted(str(ids[i]) for i in members)
+        member_ids = sorted(ids[i] for i in members)
         nodes.append(
             {
                 "id": gid,
@@ -258,34 +262,50 @@ def _edges(g: LineageGraph, keep: list[int], alias: dict[int, str]) -> list[dict
     return out
 
 
-def _layout(nodes: list[dict[str, Any]], edges: list[dict[str, Any]]) -> None:
-    """Layered left-to-right layout: level = longest path from a source; rows sorted by id."""
-    level = {n["id"]: 0 for n in nodes}
-    preds: dict[str, list[str]] = {n["id"]: [] for n in nodes}
-    succ: dict[str, list[str]] = {n["id"]: [] for n in nodes}
-    for e in edges:
-        if e["from"] != e["to"]:
-            preds[e["to"]].append(e["from"])
-            succ[e["from"]].append(e["to"])
-    indeg = {k: len(v) for k, v in preds.items()}
-    queue = deque(sorted(k for k, d in indeg.items() if d == 0))
-    order = []
-    while queue:
-        k = queue.popleft()
-        order.append(k)
-        for s in succ[k]:
-            level[s] = max(level[s], level[k] + 1)
-            indeg[s] -= 1
-            if indeg[s] == 0:
-                queue.append(s)
+def _depths(g: LineageGraph, selected: dict[int, int], alias: dict[int, str]) -> dict[str, int]:
+    """Depth of each drawn node: its longest path from a source among the selected nodes.
+
+    Measured on the selected part of the lineage (a DAG), hidden nodes included, so drawn nodes
+    keep their place along the lineage and every edge between two of them points right.
+    An aggregate (which can close cycles: ``more:entity:Sample -> more:execution:clean ->
+    more:entity:Sample``) goes at the depth of its shallowest member.
+    """
+    out = g._out
+    indeg = dict.fromkeys(selected, 0)
+    for i in selected:
+        for j, _ in out[i]:
+            if j in indeg:
+                indeg[j] += 1
+    depth = dict.fromkeys(selected, 0)
+    ready = [i for i, n in indeg.items() if n == 0]
+    while ready:
+        i = ready.pop()
+        d = depth[i] + 1
+        for j, _ in out[i]:
+            if j in indeg:
+                depth[j] = max(depth[j], d)
+                indeg[j] -= 1
+                if indeg[j] == 0:
+                    ready.append(j)
+    shown: dict[str, int] = {}
+    for i, nid in alias.items():
+        d = depth[i]
+        if shown.get(nid, d) >= d:
+            shown[nid] = d
+    return shown
+
+
+def _layout(nodes: list[dict[str, Any]], depth: dict[str, int]) -> None:
+    """Layered left-to-right layout: columns in order of depth (empty ones dropped); rows sorted by id."""
+    column = {d: c for c, d in enumerate(sorted(set(depth.values())))}
     rows: dict[int, list[str]] = {}
-    for k in sorted(level):
-        rows.setdefault(level[k], []).append(k)
+    for k in sorted(depth):
+        rows.setdefault(column[depth[k]], []).append(k)
     pos = {}
     for lv, members in rows.items():
         offset = (len(members) - 1) * Y_STEP / 2
         for r, k in enumerate(members):
             pos[k] = (lv * X_STEP, r * Y_STEP - offset)
     for n in nodes:
-        n["level"] = level[n["id"]]
+        n["level"] = column[depth[n["id"]]]
         n["x"], n["y"] = pos[n["id"]]

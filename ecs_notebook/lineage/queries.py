@@ -7,14 +7,14 @@ from typing import Any
 from uuid import UUID
 
 from .._ids import short
-from ..address import is_address, parse_address, resolve_input
+from ..address import parse_address, resolve_input
 from ..entity import Entity
 from ..errors import EntityNotFoundError
 from ..records import VersionRecord, materialize
 from ..registry import EntityRegistry, as_uuid
-from ..tree import SLOT
+from ..tree import SLOT, FrozenSetTemplate, SetTemplate
 from ..typeinfo import class_info
-from .graph import BORROW, CHILD, ENTITY, INPUT, OUTPUT, VERSION, LineageGraph, default_graph
+from .graph import BORROW, ENTITY, INPUT, LineageGraph, default_graph
 
 
 class LineageIds(list):  # type: ignore[type-arg]
@@ -53,16 +53,30 @@ def _describe(eid: str) -> str:
 
 
 def resolve_id(x: Any) -> UUID:
-    """The ecs_id a query is about: an entity (its current version), an ecs_id, or an address."""
+    """The ecs_id a query is about: an entity (its current version), an ecs_id, or an address.
+
+    A string starting with ``@`` is an address: a malformed one raises AddressError naming the
+    failing segment; a path names the entity version holding what it points at.
+    """
     if isinstance(x, Entity):
         return x.ecs_id
-    if isinstance(x, str) and is_address(x):
-        _, segs = parse_address(x)
-        if segs:
-            rec, _, owner = resolve_input(x)
-            return rec.ecs_id if rec is not None else owner
-        return parse_address(x)[0]
+    if isinstance(x, str) and x.lstrip().startswith("@"):
+        eid, segs = parse_address(x)
+        if not segs:
+            return eid
+        rec, _, owner = resolve_input(x)
+        return rec.ecs_id if rec is not None else owner
     return as_uuid(x)
+
+
+DIRECTIONS = ("up", "down", "both")
+
+
+def check_direction(direction: str) -> None:
+    """ValueError unless ``direction`` is "up", "down" or "both"."""
+    if direction not in DIRECTIONS:
+        msg = f"direction must be 'up', 'down' or 'both', not {direction!r}"
+        raise ValueError(msg)
 
 
 def _start(x: Any) -> tuple[LineageGraph, int, UUID]:
@@ -76,29 +90,61 @@ def _start(x: Any) -> tuple[LineageGraph, int, UUID]:
     return g, i, eid
 
 
-def _walk(g: LineageGraph, start: int, forward: bool, depth: int | None, include_executions: bool, kinds: frozenset[int]) -> list[str]:
-    adj = g._out if forward else g._in
-    kind_of = g._kind
-    ids = g._ids
+def distances(g: LineageGraph, start: int, adj: list[list[tuple[int, int]]], depth: int | None) -> dict[int, int]:
+    """Nodes reachable from ``start`` over ``adj`` with their entity distance, nearest first.
+
+    Entering an entity costs one step, entering an execution none, so this is a 0-1 BFS: a
+    zero-cost step goes to the front of the queue and every node is settled at its shortest
+    distance (a plain BFS would settle it at the first distance found, and cut off too early).
+    """
+    kind = g._kind
+    best = {start: 0}
+    settled: dict[int, int] = {}
+    queue = deque([(start, 0)])
+    pop, push, push_front = queue.popleft, queue.append, queue.appendleft
+    while queue:
+        node, d = pop()
+        if node in settled:
+            continue
+        settled[node] = d
+        for nxt, _ in adj[node]:
+            if nxt in settled:
+                continue
+            if kind[nxt] == ENTITY:
+                nd = d + 1
+                if depth is not None and nd > depth:
+                    continue
+                if best.get(nxt, nd + 1) > nd:
+                    best[nxt] = nd
+                    push((nxt, nd))
+            elif best.get(nxt, d + 1) > d:
+                best[nxt] = d
+                push_front((nxt, d))
+    return settled
+
+
+def _reach(adj: list[list[tuple[int, int]]], start: int) -> list[int]:
+    """Every node reachable from ``start`` (itself first), breadth first."""
     seen = {start}
-    out: list[str] = []
-    frontier = deque([(start, 0)])
-    while frontier:
-        node, d = frontier.popleft()
-        for nxt, ek in adj[node]:
-            if ek not in kinds or nxt in seen:
-                continue
-            nd = d + 1 if kind_of[nxt] == ENTITY else d
-            if depth is not None and nd > depth:
-                continue
-            seen.add(nxt)
-            if kind_of[nxt] == ENTITY or include_executions:
-                out.append(str(ids[nxt]))
-            frontier.append((nxt, nd))
-    return out
+    order = [start]
+    add, push = seen.add, order.append
+    for node in order:  # grows while it is read: a queue without popping
+        for nxt, _ in adj[node]:
+            if nxt not in seen:
+                add(nxt)
+                push(nxt)
+    return order
 
 
-_ALL = frozenset({INPUT, OUTPUT, VERSION, BORROW, CHILD})
+def _walk(g: LineageGraph, start: int, forward: bool, depth: int | None, include_executions: bool) -> list[str]:
+    adj = g._out if forward else g._in
+    # Without a depth nothing is cut off by distance: a plain BFS (much cheaper) orders the result.
+    found = _reach(adj, start) if depth is None else list(distances(g, start, adj, depth))
+    names = g.names()
+    if include_executions:
+        return [names[i] for i in found[1:]]
+    kind = g._kind
+    return [names[i] for i in found[1:] if kind[i] == ENTITY]
 
 
 def upstream(x: Any, depth: int | None = None, include_executions: bool = False) -> LineageIds:
@@ -108,13 +154,13 @@ def upstream(x: Any, depth: int | None = None, include_executions: bool = False)
     entity-to-entity steps (an execution in between is not a step).
     """
     g, i, eid = _start(x)
-    return LineageIds(_walk(g, i, False, depth, include_executions, _ALL), f"upstream of {short(eid)}")
+    return LineageIds(_walk(g, i, False, depth, include_executions), f"upstream of {short(eid)}")
 
 
 def downstream(x: Any, depth: int | None = None, include_executions: bool = False) -> LineageIds:
     """The entity versions that derive from ``x``, nearest first (see ``upstream``)."""
     g, i, eid = _start(x)
-    return LineageIds(_walk(g, i, True, depth, include_executions, _ALL), f"downstream of {short(eid)}")
+    return LineageIds(_walk(g, i, True, depth, include_executions), f"downstream of {short(eid)}")
 
 
 def history(x: Any) -> LineageIds:
@@ -137,6 +183,7 @@ def stale(x: Any) -> LineageIds:
     g = default_graph()
     own = {v.int for v in versions}
     starts = [g.index_of(v) for v in versions[:-1]]
+    names = g.names()
     seen: set[int] = set()
     out: list[str] = []
     frontier = deque(i for i in starts if i is not None)
@@ -152,7 +199,7 @@ def stale(x: Any) -> LineageIds:
                 continue
             seen.add(nxt)
             if g._kind[nxt] == ENTITY:
-                out.append(str(g._ids[nxt]))
+                out.append(names[nxt])
             frontier.append(nxt)
     return LineageIds(out, f"stale because of {short(eid)}")
 
@@ -198,9 +245,28 @@ def _fields(rec: VersionRecord) -> dict[str, Any]:
     return fields
 
 
+class _Members(tuple):  # type: ignore[type-arg]
+    """A set (or frozenset) field holding entities: its items, compared as a whole, unordered."""
+
+    __slots__ = ()
+    frozen = False
+
+    def key(self) -> list[Any]:
+        return sorted((repr(v.ecs_id) if isinstance(v, VersionRecord) else repr(v)) for v in self)
+
+
+class _FrozenMembers(_Members):
+    __slots__ = ()
+    frozen = True
+
+
 def _fill(t: Any, kids: Any) -> Any:
     if t is SLOT:
         return next(kids)
+    if isinstance(t, SetTemplate):
+        # A set has no order: an address cannot index it, so it is compared (and reported) whole.
+        members = [_fill(v, kids) for v in t]
+        return _FrozenMembers(members) if isinstance(t, FrozenSetTemplate) else _Members(members)
     if type(t) is list:
         return [_fill(v, kids) for v in t]
     if type(t) is dict:
@@ -215,6 +281,9 @@ def _shown(v: Any) -> Any:
         return None
     if isinstance(v, VersionRecord):
         return materialize(v, EntityRegistry.record)
+    if isinstance(v, _Members):
+        items = [_shown(x) for x in v]
+        return frozenset(items) if v.frozen else set(items)
     if isinstance(v, list):
         return [_shown(x) for x in v]
     if isinstance(v, dict):
@@ -229,6 +298,10 @@ def _diff_values(va: Any, vb: Any, path: str, out: dict[str, tuple[Any, Any]]) -
         if va.lineage_id == vb.lineage_id:
             _diff_records(va, vb, path + ".", out)
         else:
+            out[path] = (_shown(va), _shown(vb))
+        return
+    if isinstance(va, _Members) or isinstance(vb, _Members):
+        if not (isinstance(va, _Members) and isinstance(vb, _Members) and va.frozen == vb.frozen and va.key() == vb.key()):
             out[path] = (_shown(va), _shown(vb))
         return
     if type(va) is list and type(vb) is list:
