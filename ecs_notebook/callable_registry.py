@@ -15,7 +15,7 @@ from . import _async
 from ._ids import new_id, utcnow
 from ._state import stateful
 from .caching import ExecutionCache, cache_key
-from .entity import Entity
+from .entity import Entity, ParameterEntity
 from .errors import EcsError, ExecutionTimeoutError, FunctionNotFoundError, RegistrationError, StoreError
 from .execution import ExecutionConfig, FunctionExecution, RegistryConfig
 from .functions import FunctionMetadata, build_metadata
@@ -61,27 +61,50 @@ class CallableRegistryType:
 
     @overload
     def register(
-        self, name: str | None = None, /, *, source: str | None = None, copy_plain: bool = True
+        self,
+        name: str | None = None,
+        /,
+        *,
+        source: str | None = None,
+        copy_plain: bool = True,
+        input_model: type[ParameterEntity] | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 
-    def register(self, name: Any = None, /, *, source: str | None = None, copy_plain: bool = True) -> Any:
+    def register(
+        self,
+        name: Any = None,
+        /,
+        *,
+        source: str | None = None,
+        copy_plain: bool = True,
+        input_model: type[ParameterEntity] | None = None,
+    ) -> Any:
         """Register a function (decorator). ``@register``, ``@register()`` or ``@register("name")``.
 
         Registering a name again replaces the function and records a new code version.
+        ``input_model``: a composite-input model whose fields are the parameters, shared instead of
+        building one per function (``%%ecs_exec`` cells share one per parameter set).
         """
         if callable(name):
-            return self._register(name, str(getattr(name, "__name__", repr(name))), source, copy_plain)
+            return self._register(name, str(getattr(name, "__name__", repr(name))), source, copy_plain, input_model)
         if name is not None and not isinstance(name, str):
             msg = f"register() takes a name (str) or a function, got {type(name).__name__}"
             raise RegistrationError(msg)
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-            return self._register(func, str(name or getattr(func, "__name__", repr(func))), source, copy_plain)
+            return self._register(func, str(name or getattr(func, "__name__", repr(func))), source, copy_plain, input_model)
 
         return decorator
 
-    def _register(self, func: Callable[..., Any], name: str, source: str | None, copy_plain: bool = True) -> Callable[..., Any]:
-        meta = build_metadata(func, name, source, copy_plain)
+    def _register(
+        self,
+        func: Callable[..., Any],
+        name: str,
+        source: str | None,
+        copy_plain: bool = True,
+        input_model: type[ParameterEntity] | None = None,
+    ) -> Callable[..., Any]:
+        meta = build_metadata(func, name, source, copy_plain, input_model)
         self._functions[name] = meta
         versions = self._code_versions.setdefault(name, [])
         if not versions or versions[-1] != meta.code_version:

@@ -21,7 +21,7 @@ from traitlets.config import Configurable
 from ._ids import short
 from .callable_registry import CallableRegistry
 from .cells import CellNames, analyse, is_input_value
-from .entity import Entity
+from .entity import Entity, ParameterEntity
 from .errors import EcsError
 from .execution import ExecutionConfig, ExecutionSemantics, FunctionExecution
 from .registry import EntityRegistry
@@ -117,12 +117,31 @@ def _analyse(cell: str) -> CellNames:
     return analyse(cell)
 
 
+def _registered_as(name: str, func: Callable[..., Any]) -> bool:
+    """Whether ``func`` is still the function registered under ``name``."""
+    try:
+        return CallableRegistry.get_metadata(name).func is func
+    except EcsError:
+        return False
+
+
 def _changed(entity: Entity) -> bool:
     """Whether the cell changed (its copy of) an entity input in place since it was recorded."""
     return EntityRegistry.prepare(entity, promote=False).changed
 
 
 _OUTPUT_MODELS: dict[tuple[str, ...], type[Entity]] = {}
+_INPUT_MODELS: dict[tuple[tuple[str, ...], tuple[str, ...]], type[ParameterEntity]] = {}
+
+
+def _model_name(prefix: str, names: tuple[str, ...], key: str) -> str:
+    """``prefix_a_b``; a hashed suffix when ``key`` (all that tells models apart) is not the names alone."""
+    import hashlib
+
+    name = "_".join((prefix, *names))
+    if len(name) > 60 or any("_" in n for n in names) or key != " ".join(names):
+        name = f"{name[:48]}_{hashlib.sha256(key.encode()).hexdigest()[:8]}"
+    return name
 
 
 def _outputs_model(fields: tuple[str, ...]) -> type[Entity]:
@@ -133,17 +152,39 @@ def _outputs_model(fields: tuple[str, ...]) -> type[Entity]:
     """
     model = _OUTPUT_MODELS.get(fields)
     if model is None:
-        import hashlib
-
         from pydantic import create_model
 
-        name = "_".join(("CellOutputs", *fields))
-        if len(name) > 60 or any("_" in f for f in fields):  # keep names of different sets apart
-            name = f"{name[:48]}_{hashlib.sha256(' '.join(fields).encode()).hexdigest()[:8]}"
         model = create_model(  # type: ignore[call-overload]
-            name, __base__=Entity, __module__="ecs_notebook.cells", **{f: (Any, None) for f in fields}
+            _model_name("CellOutputs", fields, " ".join(fields)),
+            __base__=Entity,
+            __module__="ecs_notebook.cells",
+            **{f: (Any, None) for f in fields},
         )
         _OUTPUT_MODELS[fields] = model
+    return model  # type: ignore[no-any-return]
+
+
+def _inputs_model(inputs: tuple[str, ...], kinds: tuple[str, ...]) -> type[ParameterEntity]:
+    """The composite-input model of cells: one class per set of input names and kinds, shared.
+
+    A model per cell would cost a pydantic class (and its store codec) for every new cell, and keep
+    them all for the session.
+    """
+    key = (inputs, kinds)
+    model = _INPUT_MODELS.get(key)
+    if model is None:
+        from pydantic import create_model
+
+        from .functions import _InputModel
+
+        text = " ".join(inputs) if not any(kinds) else " ".join(f"{n}:{k}" for n, k in zip(inputs, kinds))
+        model = create_model(  # type: ignore[call-overload]
+            _model_name("CellInputs", inputs, text),
+            __base__=_InputModel,
+            __module__="ecs_notebook.cells",
+            **{n: (_ANNOTATIONS[k], ...) for n, k in zip(inputs, kinds)},
+        )
+        _INPUT_MODELS[key] = model
     return model  # type: ignore[no-any-return]
 
 
@@ -290,7 +331,9 @@ class EcsMagics(Magics):
 
             from .display import Text
 
-            display(Text(_summary(name, inputs, written, x, elapsed)))
+            line = Text(_summary(name, inputs, written, x, elapsed))
+            # The bundle as display(line) would build it, without asking every formatter (a cell's cost).
+            display({"text/plain": line.text, "text/html": line._repr_html_()}, raw=True)
 
     def _argument(self, name: str, value: Any) -> Any:
         if isinstance(value, Entity):
@@ -320,7 +363,7 @@ class EcsMagics(Magics):
     ) -> tuple[Callable[..., Any], _Pack]:
         key = (cell, (*inputs, "|", *kinds, "|", *outputs, "|", *entity_inputs))
         cached = self._cells.get(name)
-        if cached is not None and (cached[0], cached[1]) == key and name in CallableRegistry.list():
+        if cached is not None and (cached[0], cached[1]) == key and _registered_as(name, cached[3]):
             return cached[3], cached[2]
         pack = _Pack(name, outputs, entity_inputs)
         filename = f"<%%ecs_exec {name}>"
@@ -344,7 +387,8 @@ class EcsMagics(Magics):
         func.__name__ = func.__qualname__ = name
         func.__annotations__ = {**{n: _ANNOTATIONS[k] for n, k in zip(inputs, kinds)}, "return": tuple[Entity, ...]}
         try:
-            CallableRegistry.register(name, source=cell, copy_plain=False)(func)
+            model = _inputs_model(tuple(inputs), kinds)
+            CallableRegistry.register(name, source=cell, copy_plain=False, input_model=model)(func)
         except EcsError as exc:
             raise _usage(exc) from None
         self._cells[name] = (key[0], key[1], pack, func)

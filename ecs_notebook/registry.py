@@ -19,6 +19,7 @@ from .typeinfo import _CACHE as _INFO_CACHE
 from .typeinfo import snapshot_plain, snapshot_source, snapshot_value, values_equal
 
 _tuple_new = tuple.__new__
+_RECORD_INDEX = {name: i for i, name in enumerate(VersionRecord._fields)}
 
 #: Called with the new records of every recorded tree version, in recording order.
 RecordListener = Callable[[list[VersionRecord]], None]
@@ -544,7 +545,10 @@ class PendingTree:
 
     def patch_root(self, **fields: Any) -> None:
         """Set provenance fields on the root's new record (and, at apply, on the live root)."""
-        self.records[0] = self.records[0]._replace(**fields)
+        values = list(self.records[0])
+        for name, value in fields.items():
+            values[_RECORD_INDEX[name]] = value
+        self.records[0] = _tuple_new(VersionRecord, values)  # _replace() checks names; these are known
 
     def apply(self) -> bool:
         """Publish the records and give the live objects their new ids; True if anything changed."""

@@ -6,6 +6,7 @@ import inspect
 import json
 import warnings
 from datetime import datetime
+from typing import Any
 
 import pytest
 from exec_models import (
@@ -710,3 +711,29 @@ def test_scenario_three_stage_pipeline_traces_back_to_exact_input_versions(rec):
     assert [e.function_name for e in rec.executions] == ["clean", "score", "publish"]
     assert rec.executions[0].input_entity_ids == [raw_version]
     assert rec.executions[2].input_entity_ids == [report.ecs_id, cleaned.ecs_id]
+
+
+def test_register_with_a_shared_input_model_uses_it_and_checks_its_fields():
+    from pydantic import create_model
+
+    from ecs_notebook.errors import RegistrationError
+    from ecs_notebook.functions import _InputModel
+
+    shared = create_model("SharedInputs", __base__=_InputModel, a=(Any, ...), b=(Any, ...))
+
+    def one(a: Any, b: Any) -> int:
+        return a + b
+
+    def two(a: Any, b: Any) -> int:
+        return a * b
+
+    CallableRegistry.register("one", input_model=shared)(one)
+    CallableRegistry.register("two", input_model=shared)(two)
+    assert CallableRegistry.get_metadata("one").input_model is CallableRegistry.get_metadata("two").input_model is shared
+    assert CallableRegistry.execute("two", a=3, b=4).result == 12
+
+    def other(a: Any) -> int:
+        return a
+
+    with pytest.raises(RegistrationError, match="input_model SharedInputs"):
+        CallableRegistry.register("other", input_model=shared)(other)

@@ -369,6 +369,21 @@ def test_rerunning_an_edited_cell_records_a_new_code_version(school):
     assert school.user_ns["report"].who == "ADA"
 
 
+def test_new_cells_with_the_same_inputs_share_one_input_model(school):
+    # A pydantic class per new cell would cost every cell ~1 ms and pile up for the whole session.
+    ok(run(school, "%%ecs_exec first\nreport = Report(who=ada.name)"))
+    ok(run(school, "%%ecs_exec second\nreport = Report(who=ada.name + '!')"))
+    ok(run(school, "rs = [Report(who='r')]\nn = 1"))
+    ok(run(school, "%%ecs_exec third\nm = n + len(rs)"))
+    first, second, third = (CallableRegistry.get_metadata(n).input_model for n in ("first", "second", "third"))
+    assert first is second
+    assert third is not first  # other inputs (and kinds): another model
+    composite = EntityRegistry.record(last_execution("second").input_entity_id)
+    assert composite.cls is first
+    assert f"{first.__module__}:{first.__qualname__}" == "ecs_notebook.cells:CellInputs_ada"
+    assert school.user_ns["report"].who == "Ada!" and school.user_ns["m"] == 2
+
+
 def test_a_cell_is_one_transaction(school):
     store = EntityRegistry.store
     statements: list[str] = []
