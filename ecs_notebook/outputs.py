@@ -14,7 +14,7 @@ from .execution import ExecutionSemantics
 from .functions import FunctionMetadata, _entity_class
 from .records import fast_new
 from .registry import EntityRegistry, PendingTree
-from .typeinfo import class_info
+from .typeinfo import class_info, snapshot_plain
 
 if TYPE_CHECKING:
     from .callable_registry import _Call
@@ -246,9 +246,10 @@ def _provenance(obj: Entity, inputs: CallInputs, default: UUID | None) -> dict[s
     source = dict(d["attribute_source"])
     copies = inputs.copies
     ids = inputs.input_ids
+    changed = _changed_plain_fields(obj, inputs)
     for f in class_info(type(obj)).data_fields:
         current = source.get(f)
-        if current is not None and not (isinstance(current, (list, dict)) and not any(_values(current))):
+        if current is not None and f not in changed and not (isinstance(current, (list, dict)) and not any(_values(current))):
             continue
         v = d[f]
         match: UUID | None = None
@@ -256,6 +257,8 @@ def _provenance(obj: Entity, inputs: CallInputs, default: UUID | None) -> dict[s
             match = v.__dict__["ecs_id"] if EntityRegistry._records.get(v.__dict__["ecs_id"].int) else None
         else:
             for idx, c in enumerate(copies):
+                if c is obj and f in changed:
+                    continue  # the function set it: it comes from this call, not from the input's old value
                 cv = c.__dict__.get(f, _MISSING)
                 if cv is v or (type(cv) is type(v) and _same(cv, v)):
                     match = ids[inputs.copy_roots[id(c)]] if id(c) in inputs.copy_roots else ids[idx]
@@ -271,6 +274,19 @@ def _provenance(obj: Entity, inputs: CallInputs, default: UUID | None) -> dict[s
 
 
 _MISSING = object()
+
+
+def _changed_plain_fields(obj: Entity, inputs: CallInputs) -> frozenset[str]:
+    """The plain fields of a returned input that the function changed (their old sources no longer hold)."""
+    k = inputs.copy_roots.get(id(obj))
+    if k is None:
+        return frozenset()
+    rec = EntityRegistry._records.get(inputs.input_ids[k].int)
+    info = class_info(type(obj))
+    if rec is None or rec.cls is not type(obj) or not info.plain_fields:
+        return frozenset()
+    now = info.plain_getter(obj.__dict__) if info.plain_all_scalar else snapshot_plain(info, obj.__dict__)
+    return frozenset(name for name, new, old in zip(info.plain_fields, now, rec.plain) if not (new is old or _same(new, old)))
 
 
 def _values(x: Any) -> list[Any]:

@@ -1,4 +1,4 @@
-"""The lineage explorer widget: an anywidget view of the explorer payload, refreshed on every execution."""
+"""The lineage explorer widget: an anywidget view of the explorer payload, refreshed on every execution that can change it."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .execution import FunctionExecution
 from .lineage.export import to_html as export_html
 from .lineage.graph import default_graph
 from .lineage.payload import build_payload
-from .lineage.queries import resolve_id, stale
+from .lineage.queries import downstream, resolve_id, stale
 from .registry import EntityRegistry
 
 STATIC = Path(__file__).parent / "static"
@@ -64,6 +64,7 @@ class LineageExplorer(anywidget.AnyWidget):
         #: Where the "export HTML" button writes (None: ``lineage-<focus>.html`` in the working directory).
         self.export_path: str | Path | None = None
         self._options_scan = _OptionsScan()
+        self._drawn_ids: tuple[dict[str, Any], set[str]] | None = None  # (graph, its node ids)
         self._update_options()
         if self.selected:
             self._guarded(self._show_details, f"selecting {self.selected!r}")
@@ -134,11 +135,42 @@ class LineageExplorer(anywidget.AnyWidget):
 
     def _on_execution(self, execution: FunctionExecution, outputs: list[Entity]) -> None:
         def refresh() -> None:
-            self._rebuild()
             ok = "ok" if execution.succeeded else f"failed: {execution.error_type}"
-            self.status = f"updated after {execution.function_name}() ({ok})"
+            if self._changes_view(execution, outputs):
+                self._rebuild()
+                self.status = f"updated after {execution.function_name}() ({ok})"
+            else:
+                self._update_options()  # the filter choices still follow the session
+                self.status = f"{execution.function_name}() ({ok}) recorded outside this view"
 
         self._guarded(refresh, f"refreshing after {execution.function_name}()")
+
+    def _changes_view(self, execution: FunctionExecution, outputs: list[Entity]) -> bool:
+        """Whether a new execution can change ``graph``; False skips the rebuild (large sessions).
+
+        A focused view without filters or aggregates draws every node within ``depth``: a new
+        execution joins it only through an old node it touches (an input, an output's previous
+        version or borrowed source), and makes drawn nodes stale only if they derive from an
+        output's previous version. Anything else (whole session, filters, aggregates) rebuilds.
+        """
+        graph = self.graph
+        if not self.focus or any(self.filters.values()) or graph.get("aggregated"):
+            return True
+        drawn = self._drawn_ids
+        if drawn is None or drawn[0] is not graph:
+            drawn = self._drawn_ids = (graph, {n["id"] for n in graph.get("nodes", ())})
+        ids = drawn[1]
+        touched = [execution.input_entity_id, *execution.input_entity_ids]
+        previous = []
+        for o in outputs:
+            touched.append(o.ecs_id)
+            if o.previous_ecs_id is not None:
+                previous.append(o.previous_ecs_id)
+            touched.extend(_source_ids(o.attribute_source))
+        touched.extend(previous)
+        if any(str(t) in ids for t in touched if t is not None):
+            return True
+        return any(not ids.isdisjoint(downstream(p)) for p in previous if EntityRegistry.has(p))
 
     def _guarded(self, action: Any, doing: str) -> None:
         """Run an observer's work; a failure goes to ``error`` (shown in the widget), not to a log."""
@@ -210,6 +242,19 @@ def _payload(focus: str, depth: int | None, direction: str, filters: dict[str, A
     )
     _mark_stale(payload)
     return payload
+
+
+def _source_ids(source: dict[str, Any]) -> list[Any]:
+    """The ids an attribute_source names (values may be ids, lists or dicts of ids, or None)."""
+    out: list[Any] = []
+    for v in source.values():
+        if isinstance(v, list):
+            out.extend(v)
+        elif isinstance(v, dict):
+            out.extend(v.values())
+        else:
+            out.append(v)
+    return out
 
 
 def _hook(widget: LineageExplorer) -> Any:

@@ -329,3 +329,26 @@ def test_returning_a_child_before_its_parent_detaches_a_copy(rec):
     assert EntityRegistry.version_entity(new_box) is False
     assert EntityRegistry.version_entity(item) is False
     assert box.items[0].name == "x"
+
+
+def test_a_field_the_function_changes_no_longer_keeps_its_old_source(rec):
+    """Provenance of a mutation: fields set by the call point at the call's input, the rest keep theirs."""
+
+    @CallableRegistry.register
+    def enrol(course: Course) -> Student:
+        return Student(name=course.name)
+
+    @CallableRegistry.register
+    def rename(student: Student, name: str) -> Student:
+        student.name = name
+        return student
+
+    course = Course(name="Logic")
+    course.promote_to_root()
+    v1 = CallableRegistry.execute("enrol", course=course)
+    assert v1.attribute_source["name"] == course.ecs_id
+    v2 = CallableRegistry.execute("rename", student=v1, name="Ada")
+
+    assert v2.attribute_source["name"] == v1.ecs_id  # set by rename, whose entity input is v1
+    assert v2.attribute_source["gpa"] == v1.attribute_source["gpa"]  # untouched: keeps its source
+    assert EntityRegistry.get(v2.ecs_id).attribute_source == v2.attribute_source

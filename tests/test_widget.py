@@ -155,6 +155,78 @@ def test_graph_is_refreshed_before_execute_returns_and_selection_is_kept(analyze
     assert any(n["semantics"] == "mutation" for n in w.graph["nodes"])
 
 
+def test_execution_outside_a_focused_view_skips_the_rebuild(analyze, ada, explorer):
+    w = explorer(ada, depth=1)
+    before = w.graph
+    grace = Student(name="Grace", gpa=3.9)
+    grace.promote_to_root()
+    r = CallableRegistry.execute("analyze", student=grace)  # nothing in ada's view
+    assert w.graph is before
+    assert "outside this view" in w.status
+    assert str(r.ecs_id) not in ids(w)
+    assert w.filter_options["functions"] == ["analyze"]
+    # Rebuilt from scratch, the view is the same: skipping lost nothing.
+    assert ids(LineageExplorer(ada, depth=1)) == ids(w)
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2, None])
+@pytest.mark.parametrize("direction", ["up", "down", "both"])
+def test_skipping_rebuilds_never_leaves_a_view_behind(analyze, ada, explorer, depth, direction):
+    """After each call, the live view equals one built from scratch (nodes, edges, stale marks)."""
+
+    @CallableRegistry.register("rename")
+    def rename(student: Student, name: str) -> Student:
+        student.name = name
+        return student
+
+    def view(w):
+        return (ids(w), {(e["from"], e["to"]) for e in w.graph["edges"]}, {n["id"] for n in w.graph["nodes"] if n.get("stale")})
+
+    v2 = CallableRegistry.execute("rename", student=ada, name="Ada 2")
+    report = CallableRegistry.execute("analyze", student=v2)
+    grace = Student(name="Grace")
+    grace.promote_to_root()
+    w = explorer(report, depth=depth, direction=direction)
+    steps = [
+        lambda: CallableRegistry.execute("analyze", student=grace),  # unrelated
+        lambda: CallableRegistry.execute("rename", student=v2, name="Ada 3"),  # a newer version upstream
+        lambda: CallableRegistry.execute("analyze", student=ada),  # an old version used again
+        lambda: CallableRegistry.execute("rename", student=grace, name="Grace 2"),  # unrelated mutation
+    ]
+    for step in steps:
+        step()
+        assert view(w) == view(LineageExplorer(report, depth=depth, direction=direction))
+
+
+def test_new_version_of_an_undrawn_input_still_marks_the_view_stale(explorer):
+    """The view reaches ada's lineage (v1) but not v2; R, drawn, derives from v2; v2 gets a new version."""
+
+    @CallableRegistry.register("enrol")
+    def enrol(course: Course) -> Student:
+        return Student(name=course.name)
+
+    @CallableRegistry.register("rename")
+    def rename(student: Student, name: str) -> Student:
+        student.name, student.gpa = name, student.gpa + 0.5  # every plain field: nothing left from the course
+        return student
+
+    @CallableRegistry.register("grade")
+    def grade(course: Course, student: Student) -> Report:
+        return Report(student_name=student.name, score=len(course.name))
+
+    course = Course(name="Logic")
+    course.promote_to_root()
+    v1 = CallableRegistry.execute("enrol", course=course)
+    v2 = CallableRegistry.execute("rename", student=v1, name="Ada L.")
+    report = CallableRegistry.execute("grade", course=course, student=v2)
+    w = explorer(course, depth=1, direction="down")
+    assert {str(v1.ecs_id), str(report.ecs_id)} <= ids(w) and str(v2.ecs_id) not in ids(w)
+    assert node(w, str(report.ecs_id))["stale"] is False
+    CallableRegistry.execute("rename", student=v2, name="Ada Lovelace")
+    assert node(w, str(report.ecs_id))["stale"] is True
+    assert node(LineageExplorer(course, depth=1, direction="down"), str(report.ecs_id))["stale"] is True
+
+
 def test_failed_executions_are_drawn_and_marked(analyze, ada, explorer):
     w = explorer(ada)
     with pytest.raises(RuntimeError):
