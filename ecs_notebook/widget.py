@@ -17,7 +17,7 @@ from .entity import Entity
 from .execution import FunctionExecution
 from .lineage.export import to_html as export_html
 from .lineage.graph import default_graph
-from .lineage.payload import build_payload
+from .lineage.payload import build_payload, selection_ids
 from .lineage.queries import downstream, resolve_id, stale
 from .registry import EntityRegistry
 
@@ -64,7 +64,7 @@ class LineageExplorer(anywidget.AnyWidget):
         #: Where the "export HTML" button writes (None: ``lineage-<focus>.html`` in the working directory).
         self.export_path: str | Path | None = None
         self._options_scan = _OptionsScan()
-        self._drawn_ids: tuple[dict[str, Any], set[str]] | None = None  # (graph, its node ids)
+        self._view_ids: tuple[dict[str, Any], set[str]] | None = None  # (graph, the ids it selects)
         self._update_options()
         if self.selected:
             self._guarded(self._show_details, f"selecting {self.selected!r}")
@@ -148,18 +148,23 @@ class LineageExplorer(anywidget.AnyWidget):
     def _changes_view(self, execution: FunctionExecution, outputs: list[Entity]) -> bool:
         """Whether a new execution can change ``graph``; False skips the rebuild (large sessions).
 
-        A focused view without filters or aggregates draws every node within ``depth``: a new
-        execution joins it only through an old node it touches (an input, an output's previous
-        version or borrowed source), and makes drawn nodes stale only if they derive from an
-        output's previous version. Anything else (whole session, filters, aggregates) rebuilds.
+        A focused view selects every node within ``depth`` (drawn, or counted in an aggregate): a
+        new execution joins it only through an old node it touches (an input, an output's previous
+        version or borrowed source), and makes selected nodes stale only if they derive from an
+        output's previous version. Anything else (the whole session, filters) rebuilds.
         """
         graph = self.graph
-        if not self.focus or any(self.filters.values()) or graph.get("aggregated"):
+        if not self.focus or any(self.filters.values()):
             return True
-        drawn = self._drawn_ids
-        if drawn is None or drawn[0] is not graph:
-            drawn = self._drawn_ids = (graph, {n["id"] for n in graph.get("nodes", ())})
-        ids = drawn[1]
+        view = self._view_ids
+        if view is None or view[0] is not graph:
+            # Past the node budget some selected nodes sit in "+N more" aggregates: use the selection.
+            if graph.get("aggregated"):
+                ids = selection_ids(self.focus, self.depth, self.direction)
+            else:
+                ids = {n["id"] for n in graph.get("nodes", ())}
+            view = self._view_ids = (graph, ids)
+        ids = view[1]
         touched = [execution.input_entity_id, *execution.input_entity_ids]
         previous = []
         for o in outputs:

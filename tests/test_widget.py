@@ -198,6 +198,21 @@ def test_skipping_rebuilds_never_leaves_a_view_behind(analyze, ada, explorer, de
         assert view(w) == view(LineageExplorer(report, depth=depth, direction=direction))
 
 
+def test_aggregated_view_skips_unrelated_executions_and_follows_related_ones(analyze, ada, explorer):
+    for _ in range(1_050):  # 2,100 nodes around ada: past the 2,000-node budget
+        CallableRegistry.execute("analyze", student=ada)
+    w = explorer(ada, depth=1)
+    assert w.graph["aggregated"] is True
+    before = w.graph
+    grace = Student(name="Grace")
+    grace.promote_to_root()
+    CallableRegistry.execute("analyze", student=grace)
+    assert w.graph is before and "outside this view" in w.status
+    CallableRegistry.execute("analyze", student=ada)
+    assert w.graph["total_nodes"] == before["total_nodes"] + 2
+    assert w.graph["total_nodes"] == LineageExplorer(ada, depth=1).graph["total_nodes"]
+
+
 def test_new_version_of_an_undrawn_input_still_marks_the_view_stale(explorer):
     """The view reaches ada's lineage (v1) but not v2; R, drawn, derives from v2; v2 gets a new version."""
 

@@ -88,6 +88,17 @@ def build_payload(
     }
 
 
+def selection_ids(target: Any, depth: int | None = 2, direction: str = "both") -> set[str]:
+    """The ids of every node a payload focused on ``target`` selects, before filters and aggregation."""
+    check_direction(direction)
+    g = default_graph()
+    focus = g.index_of(resolve_id(target))
+    if focus is None:
+        return set()
+    names = g.names()
+    return {names[i] for i in _around(g, focus, depth, direction)}
+
+
 def _around(g: LineageGraph, start: int, depth: int | None, direction: str) -> dict[int, int]:
     """Nodes within ``depth`` entity steps of ``start`` (up, down or both), with their distance."""
     if direction == "down":
