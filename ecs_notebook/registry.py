@@ -284,7 +284,7 @@ class EntityRegistryType:
                     if templates == rec.templates:
                         templates = rec.templates
                     if len(rec.slots) == len(kid_ids) > 8:
-                        changes = {p: x for p, (x, o) in enumerate(zip(kid_ids, rec.slots)) if x != o}
+                        changes = {p: x for p, (x, o) in enumerate(zip(kid_ids, rec.slots)) if x is not o and x != o}
                         if len(changes) * 4 < len(kid_ids):
                             base, delta = rec.ecs_id, changes
             else:
