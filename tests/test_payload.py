@@ -237,6 +237,28 @@ def test_layout_runs_left_to_right_along_every_edge(scenario):
         assert len(ys) == len(set(ys)), "no two nodes of one column overlap"
 
 
+def _crossings(p):
+    """Pairs of edges between adjacent columns that cross."""
+    node = {n["id"]: n for n in p["nodes"]}
+    spans = [(node[e["from"]], node[e["to"]]) for e in p["edges"]]
+    spans = [(a["level"], a["y"], b["y"]) for a, b in spans if b["level"] == a["level"] + 1]
+    return sum(
+        1 for i, (la, a1, b1) in enumerate(spans) for lb, a2, b2 in spans[i + 1 :] if la == lb and (a1 - a2) * (b1 - b2) < 0
+    )
+
+
+def test_layout_keeps_independent_pipelines_from_crossing():
+    """Rows are ordered by their neighbours, not by random ids: parallel pipelines draw as parallel lines."""
+    register_all()
+    for k in range(8):
+        a = sample(f"s{k}", float(k))
+        r = CallableRegistry.execute("report", a=CallableRegistry.execute("clean", a=a))
+        CallableRegistry.execute("summarize", r=r)
+    p = build_payload()
+    assert len(p["nodes"]) == 8 * 7
+    assert _crossings(p) == 0
+
+
 def _chain(n):
     """a0 --clean--> a1 --clean--> ... an, each version also --report--> a Report."""
     register_all()

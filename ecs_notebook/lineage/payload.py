@@ -72,7 +72,7 @@ def build_payload(
     keep, overflow = _split(g, selected, budget, forced, focus)
     nodes, alias = _nodes(g, keep, overflow, focus, stale_ids or set())
     edges = _edges(g, keep, alias)
-    _layout(nodes, _depths(g, selected, alias))
+    _layout(nodes, edges, _depths(g, selected, alias))
     nodes.sort(key=lambda n: n["id"])
     return {
         "version": 1,
@@ -306,12 +306,39 @@ def _depths(g: LineageGraph, selected: dict[int, int], alias: dict[int, str]) ->
     return shown
 
 
-def _layout(nodes: list[dict[str, Any]], depth: dict[str, int]) -> None:
-    """Layered left-to-right layout: columns in order of depth (empty ones dropped); rows sorted by id."""
+def _sweep(rows: dict[int, list[str]], level: dict[str, int], neighbours: dict[str, list[str]], forward: bool) -> None:
+    """One barycenter pass: reorder each column by the mean (centred) row of its placed neighbours."""
+    row = {k: r - (len(members) - 1) / 2 for members in rows.values() for r, k in enumerate(members)}
+    order = sorted(rows) if forward else sorted(rows, reverse=True)
+    for lv in order[1:]:
+        keys = {}
+        for k in rows[lv]:
+            near = [row[x] for x in neighbours[k] if (level[x] < lv if forward else level[x] > lv)]
+            keys[k] = (sum(near) / len(near) if near else row[k], row[k])
+        members = rows[lv] = sorted(rows[lv], key=keys.__getitem__)
+        row.update((k, r - (len(members) - 1) / 2) for r, k in enumerate(members))
+
+
+def _layout(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], depth: dict[str, int]) -> None:
+    """Layered left-to-right layout: columns in order of depth (empty ones dropped).
+
+    Rows start in order of kind and label, then a few barycenter sweeps (each node moves toward the
+    mean row of its neighbours in the columns already placed) cut edge crossings. Deterministic.
+    """
     column = {d: c for c, d in enumerate(sorted(set(depth.values())))}
+    level = {k: column[d] for k, d in depth.items()}
+    info = {n["id"]: (n["kind"], str(n.get("label") or ""), n["id"]) for n in nodes}
     rows: dict[int, list[str]] = {}
-    for k in sorted(depth):
-        rows.setdefault(column[depth[k]], []).append(k)
+    for k in sorted(depth, key=lambda k: info.get(k, ("", "", k))):
+        rows.setdefault(level[k], []).append(k)
+    neighbours: dict[str, list[str]] = {k: [] for k in depth}
+    for e in edges:
+        a, b = e["from"], e["to"]
+        if a in neighbours and b in neighbours and level[a] != level[b]:
+            neighbours[a].append(b)
+            neighbours[b].append(a)
+    for sweep in range(4):
+        _sweep(rows, level, neighbours, forward=sweep % 2 == 0)
     pos = {}
     for lv, members in rows.items():
         offset = (len(members) - 1) * Y_STEP / 2
