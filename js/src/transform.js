@@ -322,6 +322,12 @@ export function formatValue(v) {
  * @param {number} depth
  * @returns {string}
  */
+/** "Grade @c2cc2859", not "Grade c2cc2859 @c2cc2859" when the label already ends with the short id. */
+function entityRef(label, id) {
+  const name = label.endsWith(id) ? label.slice(0, -id.length).trim() : label;
+  return `${name ? name + " " : ""}@${id}`;
+}
+
 function fmt(v, depth) {
   if (v === null || v === undefined) return "None";
   if (typeof v === "string") return JSON.stringify(v);
@@ -329,7 +335,7 @@ function fmt(v, depth) {
   if (depth > 8) return "\u2026";
   if (Array.isArray(v)) return `[${v.map((x) => fmt(x, depth + 1)).join(", ")}]`;
   const o = /** @type {Record<string, unknown>} */ (v);
-  if (typeof o.entity === "string") return `${o.label ? o.label + " " : ""}@${o.entity.slice(0, 8)}`;
+  if (typeof o.entity === "string") return entityRef(String(o.label || ""), o.entity.slice(0, 8));
   return `{${Object.entries(o)
     .map(([k, x]) => `${k}: ${fmt(x, depth + 1)}`)
     .join(", ")}}`;

@@ -216,6 +216,8 @@ describe("details panel", () => {
     assert.equal(formatValue({ math: 3.5, tags: ["x"] }), '{math: 3.5, tags: ["x"]}');
     assert.equal(formatValue({ entity: A, label: "Course Algebra" }), "Course Algebra @11111111");
     assert.equal(formatValue([{ entity: A, label: "c" }, { entity: B }]), "[c @11111111, @22222222]");
+    assert.equal(formatValue({ entity: A, label: "Grade 11111111" }), "Grade @11111111"); // the id once
+    assert.equal(formatValue({ entity: A, label: "11111111" }), "@11111111");
     assert.ok(formatValue("y".repeat(1000)).length <= 401);
   });
 
