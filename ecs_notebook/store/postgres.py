@@ -24,7 +24,7 @@ from ..errors import StoreError
 from ..records import VersionRecord
 from .base import Store
 from .codec import Encoder
-from .rows import NO_SHARING, Row, Sharing, decode_record, encode_record, sharing_of
+from .rows import Row, SharingChains, decode_record, encode_record
 
 if TYPE_CHECKING:
     import psycopg
@@ -142,7 +142,7 @@ class PostgresStore(Store):
         self._in_tx = False  # the open batch's transaction is running on self._conn
         self._lost = False  # the batch's transaction was lost: write self._log again before going on
         self._log: list[tuple[str, list[Any]]] = []  # writes of the open batch, to write again
-        self._chain: dict[int, tuple[UUID, dict[int, UUID], UUID]] = {}
+        self._chains = SharingChains()
         self._closed = False
         self._conn: psycopg.Connection[Any] | None = None
         conn = self._connect()
@@ -254,7 +254,7 @@ class PostgresStore(Store):
         except psycopg.Error as exc:
             lost = sum(len(rows) for kind, rows in self._log if kind == "versions")
             self._log.clear()
-            self._chain.clear()  # it may name rows that are not in the store now
+            self._chains.clear()  # it may name rows that are not in the store now
             if conn.broken or conn.closed:
                 self._drop(conn)
             else:
@@ -342,7 +342,10 @@ class PostgresStore(Store):
         enc = Encoder()
         root_set = {r.int for r in roots}
         with self._lock:
-            rows = [_pg_row(rec, encode_record(rec, rec.ecs_id.int in root_set, enc, self._sharing(rec, cached))) for rec in records]
+            rows = []
+            for rec in records:
+                sharing = self._chains.decide(rec, cached, self._stored_data)
+                rows.append(_pg_row(rec, encode_record(rec, rec.ecs_id.int in root_set, enc, sharing)))
             self._write("versions", rows)
 
     def write_function(self, name: str, code_version: str, source: str, signature: dict[str, Any]) -> None:
@@ -381,32 +384,9 @@ class PostgresStore(Store):
         else:
             conn.execute(_INSERT_ARRAYS, [list(col) for col in zip(*rows)])
 
-    def _sharing(self, rec: VersionRecord, cached: dict[int, VersionRecord]) -> Sharing:
-        """Which parts of a new version are references to earlier rows (as the SQLite store decides)."""
-        prev_id = rec.previous_ecs_id
-        if prev_id is None:
-            self._remember(rec.ecs_id, rec.ecs_id, {}, rec.ecs_id)
-            return NO_SHARING
-        state = self._chain.get(prev_id.int)
-        if state is None:
-            row = self._query("SELECT data FROM versions WHERE ecs_id = %s", (prev_id,), one=True)
-            state = sharing_of(row[0], prev_id) if row else (prev_id, {}, prev_id)
-        full, delta, plain_from = state
-        prev = cached.get(prev_id.int)
-        slots_full = slots_delta = None
-        if prev is not None and len(rec.slots) == len(prev.slots) > 8:
-            changes = {p: x for p, (x, o) in enumerate(zip(rec.slots, prev.slots)) if x != o}
-            merged = {**delta, **changes}
-            if len(merged) * 4 < len(rec.slots):
-                slots_full, slots_delta = full, merged
-        share_plain = prev is not None and rec.plain is prev.plain and rec.cls is prev.cls and bool(rec.plain)
-        self._remember(rec.ecs_id, slots_full or rec.ecs_id, slots_delta or {}, plain_from if share_plain else rec.ecs_id)
-        return Sharing(slots_full, slots_delta, plain_from if share_plain else None)
-
-    def _remember(self, ecs_id: UUID, full: UUID, delta: dict[int, UUID], plain_from: UUID) -> None:
-        if len(self._chain) > 50_000:
-            self._chain.clear()  # a cache: rows hold the same facts
-        self._chain[ecs_id.int] = (full, delta, plain_from)
+    def _stored_data(self, ecs_id: UUID) -> str | None:
+        row = self._query("SELECT data FROM versions WHERE ecs_id = %s", (ecs_id,), one=True)
+        return row[0] if row else None
 
     def begin_batch(self) -> None:
         with self._lock:

@@ -354,6 +354,51 @@ def decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> Versi
     )
 
 
+class SharingChains:
+    """Decides, for a store, which parts of a new version are references to earlier rows (one hop each).
+
+    Child lists are written as a delta against the last full list of the chain while the delta stays
+    under a quarter of the list; plain fields identical (the same objects) to the previous version's
+    point at the row that holds them. What each recent version's row references is cached; a miss
+    reads the previous row's data through ``stored_data``.
+    """
+
+    LIMIT = 50_000
+
+    def __init__(self) -> None:
+        self._chain: dict[int, tuple[UUID, dict[int, UUID], UUID]] = {}
+
+    def clear(self) -> None:
+        self._chain.clear()
+
+    def decide(self, rec: VersionRecord, cached: dict[int, VersionRecord], stored_data: Callable[[UUID], str | None]) -> Sharing:
+        """The sharing of ``rec``; ``cached``: records by ``ecs_id.int``; ``stored_data``: a row's ``data`` text."""
+        prev_id = rec.previous_ecs_id
+        if prev_id is None:
+            self._remember(rec.ecs_id, rec.ecs_id, {}, rec.ecs_id)
+            return NO_SHARING
+        state = self._chain.get(prev_id.int)
+        if state is None:
+            text = stored_data(prev_id)
+            state = sharing_of(text, prev_id) if text is not None else (prev_id, {}, prev_id)
+        full, delta, plain_from = state
+        prev = cached.get(prev_id.int)
+        slots_full = slots_delta = None
+        if prev is not None and len(rec.slots) == len(prev.slots) > 8:
+            changes = {p: x for p, (x, o) in enumerate(zip(rec.slots, prev.slots)) if x != o}
+            merged = {**delta, **changes}
+            if len(merged) * 4 < len(rec.slots):
+                slots_full, slots_delta = full, merged
+        share_plain = prev is not None and rec.plain is prev.plain and rec.cls is prev.cls and bool(rec.plain)
+        self._remember(rec.ecs_id, slots_full or rec.ecs_id, slots_delta or {}, plain_from if share_plain else rec.ecs_id)
+        return Sharing(slots_full, slots_delta, plain_from if share_plain else None)
+
+    def _remember(self, ecs_id: UUID, full: UUID, delta: dict[int, UUID], plain_from: UUID) -> None:
+        if len(self._chain) > self.LIMIT:
+            self._chain.clear()  # a cache: rows hold the same facts
+        self._chain[ecs_id.int] = (full, delta, plain_from)
+
+
 def sharing_of(text: str, ecs_id: UUID) -> tuple[UUID, dict[int, UUID], UUID]:
     """From a stored row: (record with the full child list, delta, record holding the plain fields)."""
     data = _loads(text)

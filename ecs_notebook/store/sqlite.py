@@ -16,7 +16,7 @@ from ..errors import StoreError
 from ..records import VersionRecord
 from .base import Store
 from .codec import Encoder
-from .rows import NO_SHARING, Sharing, decode_record, encode_record, sharing_of
+from .rows import SharingChains, decode_record, encode_record
 
 SCHEMA_VERSION = 1
 _HEADER = b"SQLite format 3\x00"
@@ -83,7 +83,7 @@ class SQLiteStore(Store):
         self._lock = threading.RLock()
         self._batch = 0
         self._in_tx = False
-        self._chain: dict[bytes, tuple[UUID, dict[int, UUID], UUID]] = {}
+        self._chains = SharingChains()
         self._batch_rows: list[Any] = []  # rows of the open batch (to write again after a rollback)
         self._conn = self._open()
 
@@ -191,47 +191,14 @@ class SQLiteStore(Store):
         root_set = {r.int for r in roots}
         rows = []
         for rec in records:
-            sharing = self._sharing(rec, cached)
+            sharing = self._chains.decide(rec, cached, self._stored_data)
             rows.append(encode_record(rec, rec.ecs_id.int in root_set, enc, sharing))
         with self._lock:
             self._run_write(rows)
 
-    def _sharing(self, rec: VersionRecord, cached: dict[int, VersionRecord]) -> Sharing:
-        """Decide which parts of a new version are references to earlier rows (one hop each).
-
-        Child lists are written as a delta against the last full list of the chain while the
-        delta stays under a quarter of the list; plain fields identical (the same objects) to the
-        previous version's point at the row that holds them.
-        """
-        prev_id = rec.previous_ecs_id
-        if prev_id is None:
-            self._remember(rec.ecs_id, rec.ecs_id, {}, rec.ecs_id)
-            return NO_SHARING
-        state = self._chain.get(prev_id.bytes)
-        if state is None:
-            row = self._query_one("SELECT data FROM versions WHERE ecs_id = ?", (prev_id.bytes,))
-            state = sharing_of(row[0], prev_id) if row else (prev_id, {}, prev_id)
-        full, delta, plain_from = state
-        prev = cached.get(prev_id.int)
-        slots_full = slots_delta = None
-        if prev is not None and len(rec.slots) == len(prev.slots) > 8:
-            changes = {p: x for p, (x, o) in enumerate(zip(rec.slots, prev.slots)) if x != o}
-            merged = {**delta, **changes}
-            if len(merged) * 4 < len(rec.slots):
-                slots_full, slots_delta = full, merged
-        share_plain = prev is not None and rec.plain is prev.plain and rec.cls is prev.cls and bool(rec.plain)
-        self._remember(
-            rec.ecs_id,
-            slots_full or rec.ecs_id,
-            slots_delta or {},
-            plain_from if share_plain else rec.ecs_id,
-        )
-        return Sharing(slots_full, slots_delta, plain_from if share_plain else None)
-
-    def _remember(self, ecs_id: UUID, full: UUID, delta: dict[int, UUID], plain_from: UUID) -> None:
-        if len(self._chain) > 50_000:
-            self._chain.clear()  # a cache: rows hold the same facts
-        self._chain[ecs_id.bytes] = (full, delta, plain_from)
+    def _stored_data(self, ecs_id: UUID) -> str | None:
+        row = self._query_one("SELECT data FROM versions WHERE ecs_id = ?", (ecs_id.bytes,))
+        return row[0] if row else None
 
     def _run_write(self, rows: list[Any]) -> None:
         conn = self._conn
