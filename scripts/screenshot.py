@@ -13,9 +13,6 @@ the graph and saves a screenshot of the widget.
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -28,12 +25,11 @@ from browser_support import (  # noqa: E402
     Lab,
     cell_output,
     chromium_path,
-    free_port,
     missing_requirement,
     node_point,
     run_new_cell,
+    running_lab,
     wait_for_kernel_idle,
-    wait_for_server,
     write_json,
 )
 
@@ -129,49 +125,11 @@ CLEAR_LEGEND = """() => {
 }"""
 
 
-def start_lab(base: Path) -> Lab:
-    """JupyterLab of this venv with every Jupyter directory under ``base`` (as tests/browser/conftest.py)."""
-    notebooks = base / "notebooks"
+def write_notebook(notebooks: Path) -> None:
+    """The notebook whose one cell sets the session up (SETUP)."""
     cell = {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "source": SETUP}
     kernel = {"name": "python3", "display_name": "Python 3", "language": "python"}
     write_json(notebooks / "explorer.ipynb", {"cells": [cell], "metadata": {"kernelspec": kernel}, "nbformat": 4, "nbformat_minor": 5})
-    dirs = {name: base / name for name in ("home", "config", "data", "runtime", "ipython", "settings", "workspaces")}
-    for d in dirs.values():
-        d.mkdir()
-    lab_config = {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}
-    write_json(dirs["config"] / "jupyter_server_config.json", {"LabApp": lab_config})
-    settings = dirs["settings"] / "@jupyterlab"
-    write_json(settings / "apputils-extension" / "notification.jupyterlab-settings", {"fetchNews": "false", "checkForUpdates": False})
-    write_json(settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"})
-    env = {
-        **os.environ,
-        "HOME": str(dirs["home"]),
-        "JUPYTER_CONFIG_DIR": str(dirs["config"]),
-        "JUPYTER_DATA_DIR": str(dirs["data"]),
-        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
-        "IPYTHONDIR": str(dirs["ipython"]),
-        "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
-        "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]),
-        "ECS_NOTEBOOK_STORE": "memory://",
-    }
-    token, port, log = secrets.token_hex(16), free_port(), base / "lab.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        "--ServerApp.open_browser=False",
-        f"--ServerApp.root_dir={notebooks}",
-        "--allow-root",
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=notebooks, env=env, stdout=out, stderr=subprocess.STDOUT)
-    lab = Lab(f"http://127.0.0.1:{port}/", token, notebooks, proc, log)
-    wait_for_server(lab)
-    return lab
 
 
 def take(lab: Lab, browser) -> None:
@@ -211,17 +169,14 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory(prefix="ecs-screenshot-") as tmp:
-        lab = start_lab(Path(tmp))
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-                try:
-                    take(lab, browser)
-                finally:
-                    browser.close()
-        finally:
-            lab.process.terminate()
-            lab.process.wait(timeout=15)
+        notebooks = Path(tmp) / "notebooks"
+        write_notebook(notebooks)
+        with running_lab(Path(tmp), notebooks) as lab, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            try:
+                take(lab, browser)
+            finally:
+                browser.close()
     print(f"wrote {OUT.relative_to(ROOT)}")
 
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +95,65 @@ def wait_for_server(lab: Lab, timeout: float = 60) -> None:
         except OSError:
             time.sleep(0.2)
     pytest.fail(f"JupyterLab did not start in {timeout:.0f} s:\n{lab.log.read_text(errors='replace')[-3000:]}")
+
+
+@contextmanager
+def running_lab(base: Path, notebooks: Path) -> Iterator[Lab]:
+    """JupyterLab of this venv serving ``notebooks``, every Jupyter/IPython directory (and HOME) under ``base``.
+
+    No news, no update checks, no virtual scrolling of cells (the widget must stay in the DOM), the
+    in-memory lineage store; stopped on exit.
+    """
+    dirs = {name: base / name for name in ("home", "config", "data", "runtime", "ipython", "settings", "workspaces")}
+    for d in dirs.values():
+        d.mkdir()
+    write_json(
+        dirs["config"] / "jupyter_server_config.json",
+        {"LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}},
+    )
+    settings = dirs["settings"] / "@jupyterlab"
+    write_json(settings / "apputils-extension" / "notification.jupyterlab-settings", {"fetchNews": "false", "checkForUpdates": False})
+    write_json(settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"})
+    token = secrets.token_hex(16)
+    port = free_port()
+    env = {
+        **os.environ,
+        "HOME": str(dirs["home"]),
+        "JUPYTER_CONFIG_DIR": str(dirs["config"]),
+        "JUPYTER_DATA_DIR": str(dirs["data"]),
+        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
+        "IPYTHONDIR": str(dirs["ipython"]),
+        "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
+        "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]),
+        "ECS_NOTEBOOK_STORE": "memory://",
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = base / "lab.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        "--ServerApp.open_browser=False",
+        f"--ServerApp.root_dir={notebooks}",
+        "--allow-root",
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=notebooks, env=env, stdout=out, stderr=subprocess.STDOUT)
+    lab = Lab(f"http://127.0.0.1:{port}/", token, notebooks, proc, log)
+    try:
+        wait_for_server(lab)
+        yield lab
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 @dataclass

@@ -8,11 +8,7 @@ offline. Tests skip (with the reason) when Chromium, Playwright or JupyterLab is
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -30,11 +26,9 @@ from browser_support import (
     Stub,
     cell_output,
     chromium_path,
-    free_port,
     missing_requirement,
+    running_lab,
     wait_for_kernel_idle,
-    wait_for_server,
-    write_json,
 )
 
 
@@ -56,58 +50,8 @@ def jupyter_lab(browser_requirements: None, tmp_path_factory: pytest.TempPathFac
     notebooks = base / "notebooks"
     notebooks.mkdir()
     shutil.copy2(HERE / NOTEBOOK, notebooks / NOTEBOOK)
-    dirs = {name: base / name for name in ("home", "config", "data", "runtime", "ipython", "settings", "workspaces")}
-    for d in dirs.values():
-        d.mkdir()
-    # No news, no update checks, no virtual scrolling of cells (the widget must stay in the DOM).
-    write_json(
-        dirs["config"] / "jupyter_server_config.json",
-        {"LabApp": {"news_url": None, "check_for_updates_class": "jupyterlab.NeverCheckForUpdate"}},
-    )
-    settings = dirs["settings"] / "@jupyterlab"
-    write_json(settings / "apputils-extension" / "notification.jupyterlab-settings", {"fetchNews": "false", "checkForUpdates": False})
-    write_json(settings / "notebook-extension" / "tracker.jupyterlab-settings", {"windowingMode": "none"})
-    token = secrets.token_hex(16)
-    port = free_port()
-    env = {
-        **os.environ,
-        "HOME": str(dirs["home"]),
-        "JUPYTER_CONFIG_DIR": str(dirs["config"]),
-        "JUPYTER_DATA_DIR": str(dirs["data"]),
-        "JUPYTER_RUNTIME_DIR": str(dirs["runtime"]),
-        "IPYTHONDIR": str(dirs["ipython"]),
-        "JUPYTERLAB_SETTINGS_DIR": str(dirs["settings"]),
-        "JUPYTERLAB_WORKSPACES_DIR": str(dirs["workspaces"]),
-        "ECS_NOTEBOOK_STORE": "memory://",
-        "PYTHONUNBUFFERED": "1",
-    }
-    log = base / "lab.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyterlab",
-        "--ServerApp.ip=127.0.0.1",
-        f"--ServerApp.port={port}",
-        "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}",
-        "--ServerApp.open_browser=False",
-        f"--ServerApp.root_dir={notebooks}",
-        "--allow-root",
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=notebooks, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/"
-    lab = Lab(url, token, notebooks, proc, log)
-    try:
-        wait_for_server(lab)
+    with running_lab(base, notebooks) as lab:
         yield lab
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
