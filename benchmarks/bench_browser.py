@@ -21,8 +21,6 @@ why and returns no figures.
 
 from __future__ import annotations
 
-import os
-import shutil
 import statistics
 import sys
 import time
@@ -30,8 +28,10 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "browser"))
 
 from _common import Row, format_table, median_time, write_json  # noqa: E402
+from browser_support import CHROMIUM_ARGS, chromium_path, widget_state  # noqa: E402
 
 from ecs_notebook import CallableRegistry, Entity  # noqa: E402
 from ecs_notebook.lineage.payload import build_payload  # noqa: E402
@@ -42,16 +42,6 @@ ORIGIN = "http://explorer.bench.invalid/"
 TARGET_DRAW_S = 2.0  # 2,000-node payload drawn and clickable
 TARGET_FOCUSED_S = 1.0  # focused view of a 100,000-node session
 DRAW_NODES = 2_000
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><link rel="stylesheet" href="explorer.css"></head>
 <body style="margin:0;padding:8px"><div id="out" style="width:1200px"></div>
 <script type="module">
@@ -87,31 +77,6 @@ def fan(a: Sample) -> tuple[Sample, Sample, Sample]:
     return Sample(name="lo", value=a.value - 1.0), Sample(name="mid", value=a.value), Sample(name="hi", value=a.value + 1.0)
 
 
-def chromium_path() -> str | None:
-    for candidate in (os.environ.get("ECS_CHROMIUM"), "/usr/bin/chromium", shutil.which("chromium")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return None
-
-
-def state_of(payload: dict[str, Any]) -> dict[str, Any]:
-    """The widget's synced state around ``payload``, as the front end receives it."""
-    return {
-        "graph": payload,
-        "selected": "",
-        "focus": payload["focus"] or "",
-        "depth": payload["depth"],
-        "direction": payload["direction"],
-        "filters": {},
-        "expand": [],
-        "details": {},
-        "error": "",
-        "status": "",
-        "filter_options": {"types": [], "functions": []},
-        "export_request": 0,
-    }
-
-
 class Stage:
     """A Chromium page with the bundle loaded, ready to render payloads."""
 
@@ -140,7 +105,7 @@ class Stage:
         """Seconds from render() to drawn (data-ecs-ready), and to a clicked node being ``selected``."""
         page = self.page
         node_id = payload["focus"] or payload["nodes"][0]["id"]
-        page.evaluate("(s) => window.start(s)", state_of(payload))
+        page.evaluate("(s) => window.start(s)", widget_state(payload))
         page.wait_for_function(
             "() => document.querySelector('.ecs-explorer')?.getAttribute('data-ecs-ready') === '1'", polling="raf", timeout=60_000
         )
