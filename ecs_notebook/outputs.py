@@ -14,7 +14,7 @@ from .execution import ExecutionSemantics
 from .functions import FunctionMetadata, _entity_class
 from .records import fast_new
 from .registry import EntityRegistry, PendingTree
-from .typeinfo import class_info, snapshot_plain
+from .typeinfo import class_info
 
 if TYPE_CHECKING:
     from .callable_registry import _Call
@@ -111,7 +111,7 @@ def prepare_outputs(call: _Call, result: Any) -> PreparedOutputs:
             function_input_entities=input_ids,
             output_index=k if unpacked else None,
             sibling_output_entities=tuple(i for j, i in enumerate(final_ids) if j != k) if unpacked else (),
-            attribute_source=_provenance(obj, inputs, default_source),
+            attribute_source=_provenance(obj, inputs, default_source, pending.records[0].plain),
         )
     outputs = [o for o, _, _ in prepared]
     return PreparedOutputs(
@@ -235,7 +235,7 @@ def _none_model(meta: FunctionMetadata) -> type[Entity]:
     return model
 
 
-def _provenance(obj: Entity, inputs: CallInputs, default: UUID | None) -> dict[str, Any]:
+def _provenance(obj: Entity, inputs: CallInputs, default: UUID | None, plain: tuple[Any, ...]) -> dict[str, Any]:
     """attribute_source for an output: each field points at the input it came from.
 
     A field holding an input (or part of one) or a value identical to an input's field points at
@@ -246,7 +246,7 @@ def _provenance(obj: Entity, inputs: CallInputs, default: UUID | None) -> dict[s
     source = dict(d["attribute_source"])
     copies = inputs.copies
     ids = inputs.input_ids
-    changed = _changed_plain_fields(obj, inputs)
+    changed = _changed_plain_fields(obj, inputs, plain)
     for f in class_info(type(obj)).data_fields:
         current = source.get(f)
         if current is not None and f not in changed and not (isinstance(current, (list, dict)) and not any(_values(current))):
@@ -276,17 +276,19 @@ def _provenance(obj: Entity, inputs: CallInputs, default: UUID | None) -> dict[s
 _MISSING = object()
 
 
-def _changed_plain_fields(obj: Entity, inputs: CallInputs) -> frozenset[str]:
-    """The plain fields of a returned input that the function changed (their old sources no longer hold)."""
+def _changed_plain_fields(obj: Entity, inputs: CallInputs, plain: tuple[Any, ...]) -> frozenset[str]:
+    """The plain fields of a returned input that the function changed (their old sources no longer hold).
+
+    ``plain``: the plain values of the output's new record (the snapshot versioning already took).
+    """
     k = inputs.copy_roots.get(id(obj))
     if k is None:
         return frozenset()
     rec = EntityRegistry._records.get(inputs.input_ids[k].int)
-    info = class_info(type(obj))
-    if rec is None or rec.cls is not type(obj) or not info.plain_fields:
+    if rec is None or rec.cls is not type(obj):
         return frozenset()
-    now = info.plain_getter(obj.__dict__) if info.plain_all_scalar else snapshot_plain(info, obj.__dict__)
-    return frozenset(name for name, new, old in zip(info.plain_fields, now, rec.plain) if not (new is old or _same(new, old)))
+    names = class_info(type(obj)).plain_fields
+    return frozenset(name for name, new, old in zip(names, plain, rec.plain) if not (new is old or _same(new, old)))
 
 
 def _values(x: Any) -> list[Any]:
