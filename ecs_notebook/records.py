@@ -57,6 +57,9 @@ class VersionRecord(NamedTuple):
         return dict(zip(class_info(self.cls).plain_fields, self.plain))
 
 
+#: ``FunctionExecution.__ecs_type__``, for the stores and queries below the execution layer.
+EXECUTION_TYPE = "ecs_notebook.execution:FunctionExecution"
+
 _new_obj = object.__new__
 _setattr = object.__setattr__
 

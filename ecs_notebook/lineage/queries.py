@@ -10,7 +10,7 @@ from .._ids import short
 from ..address import parse_address, resolve_input
 from ..entity import Entity
 from ..errors import EntityNotFoundError
-from ..records import VersionRecord, materialize
+from ..records import EXECUTION_TYPE, VersionRecord, materialize
 from ..registry import EntityRegistry, as_uuid
 from ..tree import SLOT, FrozenSetTemplate, SetTemplate
 from ..typeinfo import class_info
@@ -29,7 +29,7 @@ class LineageIds(list):  # type: ignore[type-arg]
         out = []
         for i in self:
             rec = EntityRegistry.record(i)
-            if rec.cls.__ecs_type__ != "ecs_notebook.execution:FunctionExecution":
+            if rec.cls.__ecs_type__ != EXECUTION_TYPE:
                 out.append(EntityRegistry.get(i))
         return out
 

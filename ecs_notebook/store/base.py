@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
-from ..records import VersionRecord
+from ..records import EXECUTION_TYPE, VersionRecord
 
 
 class ExecutionRow(tuple):  # type: ignore[type-arg]
@@ -95,9 +95,6 @@ class Store(ABC):
         return f"<{type(self).__name__} {self.describe()}>"
 
 
-_EXECUTION_TYPE = "ecs_notebook.execution:FunctionExecution"
-
-
 class MemoryStore(Store):
     """``memory://``: indexes only; the registry's cache holds the records themselves."""
 
@@ -131,7 +128,7 @@ class MemoryStore(Store):
                 last_cls = rec.cls
                 of_type = by_type.setdefault(rec.cls.__ecs_type__, [])
             of_type.append(eid)
-            if rec.cls.__ecs_type__ == _EXECUTION_TYPE:
+            if rec.cls.__ecs_type__ == EXECUTION_TYPE:
                 if self._exec_fields is None:
                     from ..execution import FunctionExecution
                     from ..typeinfo import class_info

@@ -13,7 +13,7 @@ from pydantic import TypeAdapter
 from pydantic_core import to_json as _to_json
 
 from ..entity import ENTITY_CLASSES, Entity, UntypedEntity
-from ..records import VersionRecord
+from ..records import EXECUTION_TYPE, VersionRecord
 from ..tree import SLOT
 from ..typeinfo import class_info
 from .codec import Encoder, decode, import_path
@@ -214,7 +214,7 @@ def encode_record(rec: VersionRecord, is_root: bool, enc: Encoder, sharing: Shar
         data["oi"] = rec.output_index
     data["c"] = rec.created_at
     function_name = succeeded = cache_key = None
-    if cls.__ecs_type__ == _EXECUTION_TYPE:
+    if cls.__ecs_type__ == EXECUTION_TYPE:
         p = dict(zip(info.plain_fields, rec.plain))
         function_name, succeeded = p["function_name"], int(p["succeeded"])
         if p["succeeded"] and not p["cached"]:
@@ -233,9 +233,6 @@ def encode_record(rec: VersionRecord, is_root: bool, enc: Encoder, sharing: Shar
         plain_text,
         _to_json(data).decode(),
     )
-
-
-_EXECUTION_TYPE = "ecs_notebook.execution:FunctionExecution"
 
 
 def _enc_field(enc: Encoder, name: str, value: Any) -> Any:
