@@ -17,7 +17,7 @@ from .errors import (
 )
 from .execution import ExecutionConfig, ExecutionSemantics, FunctionExecution, RegistryConfig
 from .lineage.graph import lineage_graph
-from .lineage.queries import diff, downstream, history, stale, upstream
+from .lineage.queries import diff, downstream, history, is_stale, ref, stale, upstream
 from .registry import EntityRegistry
 from .store import batch, connect
 from .tree import EdgeType, EntityEdge, EntityTree, build_entity_tree, find_modified_entities
@@ -77,9 +77,11 @@ __all__ = [
     "get",
     "history",
     "is_address",
+    "is_stale",
     "lineage_graph",
     "load_ipython_extension",
     "put",
+    "ref",
     "show_lineage",
     "stale",
     "unload_ipython_extension",

@@ -379,6 +379,10 @@ class CallableRegistryType:
         call.mark("record", t)
         return call.execution_id
 
+    def notify(self, execution_id: UUID, outputs: builtins.list[Entity]) -> None:
+        """Tell ``on_execution`` subscribers about an execution recorded elsewhere (a notebook cell)."""
+        self._notify(execution_id, outputs)
+
     def _notify(self, execution_id: UUID, outputs: builtins.list[Entity]) -> None:
         if not self._hooks:
             return

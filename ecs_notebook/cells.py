@@ -19,6 +19,8 @@ class CellNames:
     reads: list[str] = field(default_factory=list)
     assigns: list[str] = field(default_factory=list)
     is_async: bool = False
+    #: Assigned names bound only as ``for``/``with``/``async for`` targets (bound, not recorded).
+    target_only: list[str] = field(default_factory=list)
 
 
 class _Reader(ast.NodeVisitor):
@@ -35,6 +37,9 @@ class _Reader(ast.NodeVisitor):
         self.assigns: list[str] = []
         self.is_async = False
         self.depth = 0  # > 0 inside function/class bodies and comprehensions
+        self.in_target = 0  # > 0 while visiting a for/with target
+        self.targets: set[str] = set()  # top-level names bound as for/with targets
+        self.regular: set[str] = set()  # top-level names bound any other way
         self.fn_depth = 0  # > 0 inside function/class bodies and lambdas (where await is not top level)
 
     def _read(self, name: str) -> None:
@@ -43,8 +48,16 @@ class _Reader(ast.NodeVisitor):
 
     def _bind(self, name: str) -> None:
         self.bound.add(name)  # inner scopes restore ``bound`` when they end
-        if self.depth == 0 and name not in self.assigns:
-            self.assigns.append(name)
+        if self.depth == 0:
+            (self.targets if self.in_target else self.regular).add(name)
+            if name not in self.assigns:
+                self.assigns.append(name)
+
+    def _target(self, node: ast.AST) -> None:
+        """Visit a for/with target: names bound there alone are not recorded."""
+        self.in_target += 1
+        self.visit(node)
+        self.in_target -= 1
 
     def _visit_all(self, nodes: list[Any]) -> None:
         for n in nodes:
@@ -110,7 +123,10 @@ class _Reader(ast.NodeVisitor):
         if isinstance(node, ast.AsyncFor) and self.fn_depth == 0:
             self.is_async = True
         self.visit(node.iter)
-        self._maybe([node.target, *node.body, *node.orelse])
+        start = set(self.bound)
+        self._target(node.target)
+        self._visit_all([*node.body, *node.orelse])
+        self.bound = start
 
     visit_AsyncFor = visit_For
 
@@ -172,7 +188,7 @@ class _Reader(ast.NodeVisitor):
         for item in node.items:
             self.visit(item.context_expr)
             if item.optional_vars is not None:
-                self.visit(item.optional_vars)
+                self._target(item.optional_vars)
         for stmt in node.body:
             self.visit(stmt)
 
@@ -275,7 +291,8 @@ def analyse(source: str) -> CellNames:
     reader = _Reader()
     for stmt in tree.body:
         reader.visit(stmt)
-    return CellNames(reads=reader.reads, assigns=reader.assigns, is_async=reader.is_async)
+    only = [n for n in reader.assigns if n in reader.targets and n not in reader.regular]
+    return CellNames(reads=reader.reads, assigns=reader.assigns, is_async=reader.is_async, target_only=only)
 
 
 def is_input_value(value: Any) -> bool:

@@ -220,3 +220,10 @@ def stats_table(executions: list[FunctionExecution]) -> Table:
 def diff_table(changes: dict[str, tuple[Any, Any]], a: str, b: str) -> Table:
     rows = [[path, _short_value(old), _short_value(new)] for path, (old, new) in changes.items()]
     return Table(["field", f"@{a[:8]}", f"@{b[:8]}"], rows, f"{len(rows)} field(s) differ")
+
+
+def stale_table(plan: Any) -> Table:
+    """``%ecs_stale``: stale variables, and the cells that refresh them in run order."""
+    rows = [[v.name, f"@{short(v.ecs_id)}", v.cell or "(changed outside recorded cells)"] for v in plan.variables]
+    order = ", ".join(c.name for c in plan.cells) or "none known"
+    return Table(["variable", "version", "refreshed by"], rows, f"{len(rows)} stale variable(s); %ecs_rerun runs: {order}")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import copy
-import functools
-import linecache
-import textwrap
-import time
+import argparse
+import os
+import re
+import sys
 import warnings
-from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
@@ -18,13 +16,14 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 from traitlets import Enum as TEnum
 from traitlets.config import Configurable
 
-from ._ids import short
 from .callable_registry import CallableRegistry
-from .cells import CellNames, analyse, is_input_value
-from .entity import Entity, ParameterEntity
+from .cells import analyse
+from .entity import Entity
 from .errors import EcsError
-from .execution import ExecutionConfig, ExecutionSemantics, FunctionExecution
+from .execution import ExecutionConfig, FunctionExecution
+from .recorder import CellRecorder, CellRun
 from .registry import EntityRegistry
+from .variable import VARIABLE_INDEX
 
 
 class EcsNotebook(Configurable):
@@ -36,6 +35,11 @@ class EcsNotebook(Configurable):
     explorer_direction = TEnum(["up", "down", "both"], "both", help="Default direction of %ecs_lineage.").tag(config=True)
     cache = Bool(False, help="Serve unchanged calls from recorded executions (RegistryConfig.enable_function_caching).").tag(config=True)
     max_execution_time = Float(None, allow_none=True, help="Default time limit of calls, in seconds.").tag(config=True)
+    notebook = Unicode(
+        None,
+        allow_none=True,
+        help="Name that keys this notebook's variable lineages (default: the notebook path Jupyter gives the kernel).",
+    ).tag(config=True)
 
     @validate("store_url")
     def _connect_store_url(self, proposal: dict[str, Any]) -> str | None:
@@ -63,129 +67,33 @@ def _usage(exc: Exception) -> UsageError:
     return UsageError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
 
 
-class _Pack:
-    """Builds the tuple a cell function returns, remembering which name each item is."""
+class _HeaderParser(argparse.ArgumentParser):
+    """``%%ecs_exec`` header options; errors become one-line UsageErrors (argparse would exit)."""
 
-    def __init__(self, name: str, outputs: list[str], entity_inputs: list[str]) -> None:
-        self.name, self.outputs, self.entity_inputs = name, outputs, entity_inputs
-        self.layout: list[str | tuple[str, ...]] = []
-
-    def __call__(self, scope: dict[str, Any], args: dict[str, Any]) -> tuple[Entity, ...]:
-        items: list[Entity] = []
-        layout: list[str | tuple[str, ...]] = []
-        plain: dict[str, Any] = {}
-        for n in self.outputs:
-            if n not in scope:
-                continue  # not assigned on this run (a branch not taken)
-            value = scope[n]
-            if isinstance(value, Entity):
-                items.append(value)
-                layout.append(n)
-            else:
-                plain[n] = value
-        for n in self.entity_inputs:
-            inp = scope.get(n)
-            if n not in self.outputs and inp is args.get(n) and isinstance(inp, Entity) and _changed(inp):
-                items.append(inp)  # an input changed in place: a new version of it (MUTATION)
-                layout.append(n)
-        if plain or not items:
-            items.append(_outputs_model(tuple(plain))(**plain))
-            layout.append(tuple(plain))
-        self.layout = layout
-        return tuple(items)
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"%%ecs_exec: {message}. Usage: %%ecs_exec NAME [--in a b ...] [--out c ...] [--quiet]")
 
 
-#: How an input is passed: "" as a plain value (copied by the magic), or as a container of entities
-#: whose entities are each an input version of the execution (copied by the registry).
-_ANNOTATIONS: dict[str, Any] = {"": Any, "list": list[Entity], "tuple": tuple[Entity, ...], "dict": dict[Any, Entity]}
+def _header_parser() -> _HeaderParser:
+    p = _HeaderParser(prog="%%ecs_exec", add_help=False, allow_abbrev=False)
+    p.add_argument("name")
+    p.add_argument("--in", dest="inputs", nargs="+", metavar="NAME")
+    p.add_argument("--out", dest="outputs", nargs="+", metavar="NAME")
+    p.add_argument("--quiet", action="store_true")
+    return p
 
 
-def _kind(value: Any) -> str:
-    """The key of :data:`_ANNOTATIONS` for an input value."""
-    t = type(value)
-    if t is list or t is tuple:
-        if value and all(isinstance(v, Entity) for v in value):
-            return t.__name__
-    elif t is dict and value and all(isinstance(v, Entity) for v in value.values()):
-        return "dict"
-    return ""
+_HEADER = _header_parser()
+_CELL_MAGIC = "%%ecs_exec"
 
 
-@functools.lru_cache(maxsize=256)
-def _analyse(cell: str) -> CellNames:
-    """:func:`analyse`, once per cell source (a re-run cell is not parsed again); do not mutate the result."""
-    return analyse(cell)
-
-
-def _registered_as(name: str, func: Callable[..., Any]) -> bool:
-    """Whether ``func`` is still the function registered under ``name``."""
-    try:
-        return CallableRegistry.get_metadata(name).func is func
-    except EcsError:
-        return False
-
-
-def _changed(entity: Entity) -> bool:
-    """Whether the cell changed (its copy of) an entity input in place since it was recorded."""
-    return EntityRegistry.prepare(entity, promote=False).changed
-
-
-_OUTPUT_MODELS: dict[tuple[str, ...], type[Entity]] = {}
-_INPUT_MODELS: dict[tuple[tuple[str, ...], tuple[str, ...]], type[ParameterEntity]] = {}
-
-
-def _model_name(prefix: str, names: tuple[str, ...], key: str) -> str:
-    """``prefix_a_b``; a hashed suffix when ``key`` (all that tells models apart) is not the names alone."""
-    import hashlib
-
-    name = "_".join((prefix, *names))
-    if len(name) > 60 or any("_" in n for n in names) or key != " ".join(names):
-        name = f"{name[:48]}_{hashlib.sha256(key.encode()).hexdigest()[:8]}"
-    return name
-
-
-def _outputs_model(fields: tuple[str, ...]) -> type[Entity]:
-    """The entity holding a cell's plain outputs: one class per set of output names, whatever the cell.
-
-    Building a pydantic model costs milliseconds, so cells share it. Its name follows the output
-    names, so one name is always the same class (``module:qualname`` identifies a class in the store).
-    """
-    model = _OUTPUT_MODELS.get(fields)
-    if model is None:
-        from pydantic import create_model
-
-        model = create_model(  # type: ignore[call-overload]
-            _model_name("CellOutputs", fields, " ".join(fields)),
-            __base__=Entity,
-            __module__="ecs_notebook.cells",
-            **{f: (Any, None) for f in fields},
-        )
-        _OUTPUT_MODELS[fields] = model
-    return model  # type: ignore[no-any-return]
-
-
-def _inputs_model(inputs: tuple[str, ...], kinds: tuple[str, ...]) -> type[ParameterEntity]:
-    """The composite-input model of cells: one class per set of input names and kinds, shared.
-
-    A model per cell would cost a pydantic class (and its store codec) for every new cell, and keep
-    them all for the session.
-    """
-    key = (inputs, kinds)
-    model = _INPUT_MODELS.get(key)
-    if model is None:
-        from pydantic import create_model
-
-        from .functions import _InputModel
-
-        text = " ".join(inputs) if not any(kinds) else " ".join(f"{n}:{k}" for n, k in zip(inputs, kinds))
-        model = create_model(  # type: ignore[call-overload]
-            _model_name("CellInputs", inputs, text),
-            __base__=_InputModel,
-            __module__="ecs_notebook.cells",
-            **{n: (_ANNOTATIONS[k], ...) for n, k in zip(inputs, kinds)},
-        )
-        _INPUT_MODELS[key] = model
-    return model  # type: ignore[no-any-return]
+def _split_header(raw: str) -> tuple[str, str] | None:
+    """(options line, body) of a cell that starts with ``%%ecs_exec``, else None."""
+    text = raw.lstrip("\n")
+    if not text.startswith(_CELL_MAGIC) or (len(text) > len(_CELL_MAGIC) and not text[len(_CELL_MAGIC)].isspace()):
+        return None
+    line, _, body = text.partition("\n")
+    return line[len(_CELL_MAGIC) :].strip(), body
 
 
 @magics_class
@@ -195,31 +103,144 @@ class EcsMagics(Magics):
     def __init__(self, shell: Any, config: EcsNotebook) -> None:
         super().__init__(shell)
         self.options = config
-        self._cells: dict[str, tuple[str, tuple[str, ...], _Pack, Callable[..., Any]]] = {}
-        # name -> (object written back, address of its recorded value): links later cells to it
-        self._produced: dict[str, tuple[Any, str]] = {}
+        self.recorder = CellRecorder(shell.user_ns, _notebook_name(shell, config), shell.user_ns_hidden, warn=_warn)
+        self.record_all = False
+        self._runs: list[tuple[Any, CellRun | None, bool]] = []  # (ExecutionInfo, run, quiet), innermost last
+
+    # -- recorded cells: IPython events ---------------------------------------------------------
+
+    def parse_header(self, line: str, body: str) -> Any:
+        """The options of a ``%%ecs_exec`` header, checked against the cell; UsageError if wrong."""
+        import shlex
+
+        try:
+            args = _HEADER.parse_args(shlex.split(line))
+        except ValueError as exc:
+            raise UsageError(f"%%ecs_exec: {exc}") from None
+        if not args.name.isidentifier():
+            raise UsageError(f"%%ecs_exec: {args.name!r} is not a valid name: use letters, digits and _ (e.g. %%ecs_exec analyze).")
+        ns = self.shell.user_ns
+        if args.inputs:
+            missing = [n for n in args.inputs if n not in ns]
+            if missing:
+                raise UsageError(f"%%ecs_exec {args.name}: --in names not defined in the notebook: {', '.join(missing)}")
+        if args.outputs:
+            try:
+                names = analyse(self.shell.transform_cell(body))
+            except (SyntaxError, ValueError):
+                names = None
+            if names is not None:
+                known = set(names.assigns) | set(names.reads) | _bound_names(body) | set(self.recorder.reachable_names(names))
+                unknown = [n for n in args.outputs if n not in known]
+                if unknown:
+                    raise UsageError(
+                        f"%%ecs_exec {args.name}: --out names the cell neither binds nor reads: {', '.join(unknown)}"
+                    )
+        return args
+
+    def transform(self, lines: list[str]) -> list[str]:
+        """Input transformer: a valid ``%%ecs_exec`` header is taken off, so IPython runs the body natively.
+
+        An invalid header is left in place: IPython then calls the ``%%ecs_exec`` cell magic, which
+        reports the error. The header line becomes an empty line, so tracebacks keep the cell's
+        own line numbers (unless the body starts with another cell magic, which must come first).
+        """
+        if not lines or not lines[0].startswith(_CELL_MAGIC):
+            return lines
+        parts = _split_header("".join(lines))
+        if parts is None:
+            return lines
+        try:
+            self.parse_header(*parts)
+        except UsageError:
+            return lines
+        if len(lines) > 1 and lines[1].startswith("%%"):
+            return lines[1:]
+        return ["\n", *lines[1:]]
+
+    def pre_run_cell(self, info: Any) -> None:
+        run: CellRun | None = None
+        quiet = False
+        try:
+            started = self._start(info)
+            if started is not None:
+                run, quiet = started
+        except Exception as exc:  # the cell still runs as a plain cell
+            _warn(f"ecs_notebook: this cell is not recorded: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            run = None
+        self._runs.append((info, run, quiet))
+
+    def _start(self, info: Any) -> tuple[CellRun, bool] | None:
+        raw = info.raw_cell or ""
+        parts = _split_header(raw)
+        if parts is not None:
+            try:
+                args = self.parse_header(*parts)
+            except UsageError:
+                return None  # the cell magic reports it
+            body = parts[1]
+            code = info.transformed_cell
+            return self.recorder.begin(args.name, body, code, args.inputs, args.outputs), bool(args.quiet or self.options.quiet)
+        if not self.record_all or not _worth_recording(raw):
+            return None
+        cell_id = getattr(info, "cell_id", None)
+        if cell_id:
+            name = f"cell_{cell_id}"
+        else:
+            count = self.shell.execution_count - (1 if info.store_history else 0)
+            name = f"cell_{count}"
+        return self.recorder.begin(name, raw, info.transformed_cell), bool(self.options.quiet)
+
+    def post_run_cell(self, result: Any) -> None:
+        if not self._runs:
+            return
+        info, run, quiet = self._runs.pop()
+        if run is None:
+            return
+        error = result.error_in_exec or result.error_before_exec if result is not None else None
+        try:
+            done = self.recorder.end(run, error)
+        except Exception as exc:
+            _warn(f"ecs_notebook: the cell ran but could not be recorded: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+            return
+        if not quiet:
+            from IPython.display import publish_display_data
+
+            from .display import Text
+
+            line = Text(done.summary())
+            publish_display_data({"text/plain": line.text, "text/html": line._repr_html_()})
 
     # -- %%ecs_exec / %ecs_exec --------------------------------------------------------------
 
     @magic_arguments()
-    @argument("name", nargs="?", help="function name: the cell is registered (again) under it")
+    @argument("name", nargs="?", help="function name (cell form: the name the cell is recorded under)")
     @argument("params", nargs="*", help="line form: key=value arguments (value: @address or a Python expression)")
-    @argument("--in", dest="inputs", nargs="+", metavar="NAME", help="exactly these input names")
-    @argument("--out", dest="outputs", nargs="+", metavar="NAME", help="exactly these output names")
-    @argument("--no-unpack", action="store_true", help="keep several entity outputs in one ContainerEntity")
+    @argument("--in", dest="inputs", nargs="+", metavar="NAME", help="cell form: exactly these input variables")
+    @argument("--out", dest="outputs", nargs="+", metavar="NAME", help="cell form: exactly these output variables")
     @argument("--quiet", action="store_true", help="no summary line")
-    @argument("--timeout", type=float, metavar="S", help="fail the call past S seconds")
-    @argument("--cache", dest="cache", action="store_true", default=None, help="serve from recorded executions")
-    @argument("--no-cache", dest="cache", action="store_false", help="always run")
+    @argument("--no-unpack", action="store_true", help="line form: keep several entity outputs in one ContainerEntity")
+    @argument("--timeout", type=float, metavar="S", help="line form: fail the call past S seconds")
+    @argument("--cache", dest="cache", action="store_true", default=None, help="line form: serve from recorded executions")
+    @argument("--no-cache", dest="cache", action="store_false", help="line form: always run")
     @argument("-o", dest="var", metavar="VAR", help="line form: store the result in VAR")
     @line_cell_magic
     def ecs_exec(self, line: str, cell: str | None = None) -> Any:
-        """Run a cell as a recorded function, or call a registered function.
+        """Record a cell (it runs as a plain cell), or call a registered function.
 
-        Cell form: ``%%ecs_exec NAME [--in a b] [--out c d] [--no-unpack] [--quiet] [--timeout S]``.
-        Line form: ``%ecs_exec NAME key=value ... [-o VAR]``.
+        Cell form: ``%%ecs_exec NAME [--in a b] [--out c d] [--quiet]``: the cell runs exactly as
+        without the magic line and is recorded as one execution of ``NAME`` (inputs: the variables
+        it reads; outputs: those it binds, rebinds, deletes or changes in place). A cell that raises
+        changes nothing.
+        Line form: ``%ecs_exec NAME key=value ... [-o VAR]``: execute a registered function.
         """
         __tracebackhide__ = True  # IPython shows the user's cell frames, not ours
+        if cell is not None:
+            # Reached only when the header was not taken off by the input transformer (a wrong
+            # option, or run_cell_magic() called from code): report the error, or run the cell.
+            self.parse_header(line, cell)
+            self.shell.run_cell(f"{_CELL_MAGIC} {line}\n{cell}", store_history=False)
+            return None
         try:
             args = parse_argstring(self.ecs_exec, line)
         except UsageError:
@@ -227,12 +248,10 @@ class EcsMagics(Magics):
         except Exception as exc:
             raise _usage(exc) from None
         if not args.name:
-            raise UsageError("%%ecs_exec needs a function name: %%ecs_exec NAME [--in ...] [--out ...]")
-        if cell is None:
-            return self._call(args)
-        if args.params:
-            raise UsageError(f"%%ecs_exec takes no key=value arguments in cell form (got {' '.join(args.params)}).")
-        return self._run_cell(args, cell)
+            raise UsageError("%ecs_exec needs a function name: %ecs_exec NAME key=value ... (or %%ecs_exec NAME to record a cell)")
+        if args.inputs or args.outputs:
+            raise UsageError("--in/--out are for recorded cells: %%ecs_exec NAME --in a --out b (two %).")
+        return self._call(args)
 
     def _config_for(self, args: Any) -> ExecutionConfig:
         base = CallableRegistry.config
@@ -270,8 +289,6 @@ class EcsMagics(Magics):
         try:
             result = CallableRegistry.execute(args.name, config=cfg, **kwargs)
         except EcsError as exc:
-            if isinstance(exc, (AttributeError,)):
-                raise
             from .errors import AddressError, EntityNotFoundError, InputValidationError
 
             if isinstance(exc, (AddressError, EntityNotFoundError, InputValidationError)):
@@ -279,151 +296,74 @@ class EcsMagics(Magics):
             raise
         if args.var:
             ns[args.var] = result
+            return None
         return result
 
-    def _run_cell(self, args: Any, cell: str) -> None:
-        __tracebackhide__ = True
-        shell = self.shell
-        ns = shell.user_ns
-        name = args.name
+    # -- whole-notebook recording, staleness -----------------------------------------------------
+
+    @line_magic
+    def ecs_record(self, line: str) -> Any:
+        """``%ecs_record on|off``: record every following cell (as if it began with %%ecs_exec), or stop."""
+        from .display import Text
+
+        arg = line.strip().lower()
+        if arg not in ("", "on", "off"):
+            raise UsageError(f"%ecs_record takes on or off, not {line.strip()!r}.")
+        if arg:
+            self.record_all = arg == "on"
+        state = "on: every cell is recorded (cell_<id> names)" if self.record_all else "off: only %%ecs_exec cells are recorded"
+        return Text(f"ecs_record {state}")
+
+    @line_magic
+    def ecs_stale(self, line: str) -> Any:
+        """``%ecs_stale``: the variables whose latest version derives from an outdated one, and the cells that refresh them."""
+        from .display import Text, stale_table
+
+        if line.strip():
+            raise UsageError(f"%ecs_stale takes no arguments (got {line.strip()!r}).")
         try:
-            names = _analyse(cell)
-        except SyntaxError:
-            # Shown as in a plain cell (a SyntaxError raised from here would come with IPython's own
-            # frames); the UsageError then fails the cell, so Run All and nbclient stop here.
-            shell.showsyntaxerror()
-            raise UsageError(f"%%ecs_exec {name}: the cell has a syntax error (above); nothing was run or recorded.") from None
-        if args.inputs:
-            missing = [n for n in args.inputs if n not in ns]
-            if missing:
-                raise UsageError(f"--in names not defined in the notebook: {', '.join(missing)}")
-            inputs = list(args.inputs)
-        else:
-            inputs = [n for n in names.reads if n in ns and not n.startswith("_") and is_input_value(ns[n])]
-        outputs = list(args.outputs) if args.outputs else [n for n in names.assigns if not n.startswith("_")]
-        entity_inputs = [] if args.outputs else [n for n in inputs if isinstance(ns[n], Entity)]
-        kinds = tuple(_kind(ns[n]) for n in inputs)
-        _func, pack = self._cell_function(name, cell, inputs, kinds, outputs, entity_inputs, names.is_async)
-        kwargs = {n: ns[n] if k else self._argument(n, ns[n]) for n, k in zip(inputs, kinds)}
-        cfg = self._config_for(args)
-        seen: list[FunctionExecution] = []
-        unsubscribe = CallableRegistry.on_execution(lambda x, outs: seen.append(x))
-        from .store import batch
-
-        t0 = time.perf_counter()
-        try:
-            with batch():
-                result = CallableRegistry.execute(name, config=cfg, **kwargs)
-        except EcsError as exc:
-            from .errors import AddressError, EntityNotFoundError, InputValidationError
-
-            if isinstance(exc, (AddressError, EntityNotFoundError, InputValidationError)):
-                raise _usage(exc) from None
-            raise
-        finally:
-            unsubscribe()
-        elapsed = time.perf_counter() - t0
-        entities = result.outputs if hasattr(result, "outputs") and not cfg.unpack_tuples else result
-        x = seen[-1] if seen else None
-        written = self._write_back(pack, entities, kwargs, ns, x.semantics if x is not None else [])
-        if not (args.quiet or self.options.quiet):
-            from IPython.display import display
-
-            from .display import Text
-
-            line = Text(_summary(name, inputs, written, x, elapsed))
-            # The bundle as display(line) would build it, without asking every formatter (a cell's cost).
-            display({"text/plain": line.text, "text/html": line._repr_html_()}, raw=True)
-
-    def _argument(self, name: str, value: Any) -> Any:
-        if isinstance(value, Entity):
-            return value
-        produced = self._produced.get(name)
-        if produced is not None and produced[0] is value:
-            return produced[1]  # the recorded output of an earlier cell: link the lineage
-        try:
-            return copy.deepcopy(value)
-        except Exception:
-            warnings.warn(
-                f"Input {name!r} ({type(value).__name__}) cannot be copied; the cell receives the object itself.",
-                UserWarning,
-                stacklevel=2,
-            )
-            return value
-
-    def _cell_function(
-        self,
-        name: str,
-        cell: str,
-        inputs: list[str],
-        kinds: tuple[str, ...],
-        outputs: list[str],
-        entity_inputs: list[str],
-        is_async: bool,
-    ) -> tuple[Callable[..., Any], _Pack]:
-        key = (cell, (*inputs, "|", *kinds, "|", *outputs, "|", *entity_inputs))
-        cached = self._cells.get(name)
-        if cached is not None and (cached[0], cached[1]) == key and _registered_as(name, cached[3]):
-            return cached[3], cached[2]
-        pack = _Pack(name, outputs, entity_inputs)
-        filename = f"<%%ecs_exec {name}>"
-        params = ", ".join(inputs)
-        body = textwrap.indent(cell.rstrip() or "pass", "        ")
-        # A factory gives the cell function its packer as a closure variable; its globals are the
-        # notebook namespace, so modules and functions defined in other cells resolve as usual.
-        src = (
-            "def __ecs_factory__(__ecs_pack__):\n"
-            f"    {'async ' if is_async else ''}def __ecs_cell__({params}):\n"
-            "        __ecs_args__ = dict(locals())\n"
-            f"{body}\n"
-            "        return __ecs_pack__(locals(), __ecs_args__)\n"
-            "    return __ecs_cell__\n"
-        )
-        code = compile(src, filename, "exec")
-        linecache.cache[filename] = (len(src), None, src.splitlines(True), filename)
-        scope: dict[str, Any] = {}
-        exec(code, self.shell.user_ns, scope)
-        func = scope["__ecs_factory__"](pack)
-        func.__name__ = func.__qualname__ = name
-        func.__annotations__ = {**{n: _ANNOTATIONS[k] for n, k in zip(inputs, kinds)}, "return": tuple[Entity, ...]}
-        try:
-            model = _inputs_model(tuple(inputs), kinds)
-            CallableRegistry.register(name, source=cell, copy_plain=False, input_model=model)(func)
+            plan = self.recorder.stale_plan()
         except EcsError as exc:
             raise _usage(exc) from None
-        self._cells[name] = (key[0], key[1], pack, func)
-        return func, pack
+        if not plan.variables:
+            return Text("Nothing is stale.")
+        return stale_table(plan)
 
-    def _write_back(
-        self, pack: _Pack, result: Any, kwargs: dict[str, Any], ns: dict[str, Any], semantics: list[ExecutionSemantics]
-    ) -> list[tuple[str, Entity | None, str]]:
-        """Bind outputs in the namespace; returns (name, recorded entity, semantics) for the summary."""
-        items = result if isinstance(result, list) else [result]
-        per_item = len(semantics) == len(items)  # not so for --no-unpack: one ContainerEntity was recorded
-        written: list[tuple[str, Entity | None, str]] = []
-        for k, (slot, ent) in enumerate(zip(pack.layout, items)):
-            if isinstance(slot, str):
-                original = kwargs.get(slot)
-                is_input = isinstance(original, Entity) and slot not in pack.outputs
-                if is_input and ent.ecs_id == original.ecs_id:
-                    continue  # an input the cell did not change
-                ns[slot] = ent
-                label = semantics[k].value if per_item else ("mutation" if is_input else "entity")
-                written.append((slot, ent, label))
-            else:
-                for field in slot:
-                    value = getattr(ent, field)
-                    ns[field] = value
-                    self._produced[field] = (value, f"@{ent.ecs_id}.{field}")
-                    written.append((field, None, f"@{short(ent.ecs_id)}"))
-        return written
+    @line_magic
+    def ecs_rerun(self, line: str) -> Any:
+        """``%ecs_rerun``: re-run the cells that refresh stale variables, in run order (stops at the first failure)."""
+        from .display import Text
+
+        if line.strip():
+            raise UsageError(f"%ecs_rerun takes no arguments (got {line.strip()!r}).")
+        ran: list[str] = []
+        for _ in range(100):  # each pass runs what is stale now; a pass can leave new stale results
+            plan = self.recorder.stale_plan()
+            todo = [c for c in plan.cells if c.name not in ran]
+            if not plan.variables or not todo:
+                break
+            for c in todo:
+                if c.source is None:
+                    raise UsageError(f"%ecs_rerun: the source of cell {c.name} is not recorded; run it by hand.")
+                if c.is_async:
+                    raise UsageError(f"%ecs_rerun: cell {c.name} uses top-level await; run it by hand.")
+                result = self.shell.run_cell(f"{_CELL_MAGIC} {c.name}\n{c.source}", store_history=False)
+                ran.append(c.name)
+                if result.error_before_exec is not None or result.error_in_exec is not None:
+                    return Text(f"%ecs_rerun stopped: cell {c.name} failed (above); {len(ran) - 1} cell(s) re-ran before it.")
+        if not ran:
+            return Text("Nothing is stale: nothing to re-run.")
+        left = self.recorder.stale_plan().variables
+        tail = "" if not left else f"; still stale: {', '.join(v.name for v in left)}"
+        return Text(f"%ecs_rerun re-ran {len(ran)} cell(s): {', '.join(ran)}{tail}")
 
     # -- inspection magics -----------------------------------------------------------------------
 
     def _target(self, text: str) -> Any:
+        """What a magic argument names: a variable (an entity, or a recorded value), an id, an address or an expression."""
         text = text.strip()
         if not text:
-            raise UsageError("Give a target: a variable holding an entity, an ecs_id or an @address.")
+            raise UsageError("Give a target: a variable, an ecs_id (or a unique prefix of it) or an @address.")
         ns = self.shell.user_ns
         if text.isidentifier() and text in ns:
             value = ns[text]
@@ -433,25 +373,33 @@ class EcsMagics(Magics):
 
             if isinstance(value, UUID) or (isinstance(value, str) and value.startswith("@")):
                 return value
-            produced = self._produced.get(text)
-            if produced is not None and produced[0] is value:
-                return produced[1]
-            raise UsageError(f"{text} is a {type(value).__name__}, not an entity (and not a recorded cell output).")
+            st = self.recorder.vars.get(text)
+            if st is not None:
+                return st.ecs_id
+            raise UsageError(f"{text} ({type(value).__name__}) is not recorded yet: run a recorded cell that reads or binds it (%%ecs_exec, or %ecs_record on).")
+        if text.isidentifier() and text in self.recorder.vars:
+            return self.recorder.vars[text].ecs_id  # a deleted variable: its last version
         if text.startswith("@"):
             return text
-        from uuid import UUID
+        from .lineage.queries import resolve_id
 
-        try:
-            return UUID(text)
-        except ValueError:
-            pass
+        if re.fullmatch(r"[0-9a-fA-F-]{4,36}", text):
+            try:
+                return resolve_id(text)
+            except EcsError as exc:
+                raise _usage(exc) from None
         try:  # an expression such as ada.previous_ecs_id or students[0]
             value = eval(text, ns)  # the user's own expression, in their namespace
         except Exception:
             raise UsageError(f"Unknown target {text!r}: not a variable, an ecs_id or an @address.") from None
+        from uuid import UUID
+
         if isinstance(value, (Entity, UUID)) or (isinstance(value, str) and value.startswith("@")):
             return value
-        raise UsageError(f"{text} is a {type(value).__name__}, not an entity, an ecs_id or an @address.")
+        found = VARIABLE_INDEX.find(value)
+        if found is not None:
+            return found[1]
+        raise UsageError(f"{text} ({type(value).__name__}) is not an entity, a recorded value, an ecs_id or an @address.")
 
     @magic_arguments()
     @argument("target", help="variable, ecs_id or @address")
@@ -597,19 +545,44 @@ class EcsMagics(Magics):
             raise _usage(exc) from None
 
 
-def _summary(
-    name: str, inputs: list[str], written: list[tuple[str, Entity | None, str]], x: FunctionExecution | None, elapsed: float
-) -> str:
-    ins = ", ".join(inputs) or "-"
-    outs = ", ".join(f"{n}@{short(e.ecs_id)} ({sem})" if e is not None else f"{n}{sem}" for n, e, sem in written) or "-"
-    cached = " · cached" if x is not None and x.cached else ""
-    run = f"{x.duration_s * 1e3:.1f} ms" if x is not None else f"{elapsed * 1e3:.1f} ms"
-    return f"{name}: {ins} → {outs} · {run}{cached}"
-
-
 # -- extension -----------------------------------------------------------------------------------
 
 _LOADED: dict[int, dict[str, Any]] = {}
+
+
+def _notebook_name(shell: Any, options: EcsNotebook) -> str:
+    """What keys this notebook's variable lineages: the option, the notebook path Jupyter gives, else the folder."""
+    if options.notebook:
+        return str(options.notebook)
+    session = shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
+    if isinstance(session, str) and session:
+        return session
+    return f"{os.getcwd()}{os.sep}<ipython>"
+
+
+def _warn(message: str) -> None:
+    """One line on stderr (shown in the notebook), without a source line of the library."""
+    print(message, file=sys.stderr)
+
+
+_ECS_LINE = re.compile(r"^\s*(%ecs_[a-z_]+\b.*)?$")
+
+
+def _worth_recording(raw: str) -> bool:
+    """Whether ``%ecs_record on`` records this cell: not empty and not only ``%ecs_*`` lines."""
+    lines = [ln for ln in raw.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    return bool(lines) and not all(_ECS_LINE.match(ln) for ln in lines)
+
+
+def _bound_names(body: str) -> set[str]:
+    """Names bound anywhere in a cell (for loops and comprehensions included): the names --out may give."""
+    import ast
+
+    try:
+        tree = ast.parse(body)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -620,6 +593,9 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.configurables.append(options)
     magics = EcsMagics(ipython, options)
     ipython.register_magics(magics)
+    ipython.input_transformers_cleanup.append(magics.transform)
+    ipython.events.register("pre_run_cell", magics.pre_run_cell)
+    ipython.events.register("post_run_cell", magics.post_run_cell)
     from .display import entity_html, entity_text, execution_html, execution_text
 
     html = ipython.display_formatter.formatters["text/html"]
@@ -671,3 +647,12 @@ def unload_ipython_extension(ipython: Any) -> None:
             fmt.type_printers.pop(cls, None)
     if state["options"] in ipython.configurables:
         ipython.configurables.remove(state["options"])
+    magics = state["magics"]
+    if magics.transform in ipython.input_transformers_cleanup:
+        ipython.input_transformers_cleanup.remove(magics.transform)
+    for event in ("pre_run_cell", "post_run_cell"):
+        try:
+            ipython.events.unregister(event, getattr(magics, event))
+        except ValueError:
+            pass
+    magics.recorder.close()

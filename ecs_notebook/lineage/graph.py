@@ -19,6 +19,7 @@ from ..execution import FunctionExecution
 from ..records import VersionRecord
 from ..registry import EntityRegistry
 from ..typeinfo import class_info
+from ..variable import Variable
 
 ENTITY, EXECUTION = 0, 1
 INPUT, OUTPUT, VERSION, BORROW, CHILD = range(5)
@@ -348,6 +349,11 @@ def _sources(src: Any) -> list[UUID]:
 
 
 def _label(rec: VersionRecord) -> str:
+    if rec.cls is Variable:
+        v = rec.plain_dict()
+        value = v["value"]
+        kind = value.type_name.rsplit(".", 1)[-1] if value is not None else v["change"]
+        return f"{str(v['name'])[:40]} ({kind})"
     info = class_info(rec.cls)
     for name in _LABEL_FIELDS:
         if name in info.plain_fields:

@@ -14,7 +14,7 @@ from ..records import EXECUTION_TYPE, VersionRecord, materialize
 from ..registry import EntityRegistry, as_uuid
 from ..tree import SLOT, FrozenSetTemplate, SetTemplate
 from ..typeinfo import class_info
-from .graph import BORROW, ENTITY, INPUT, LineageGraph, default_graph
+from .graph import ENTITY, OUTPUT, VERSION, LineageGraph, default_graph
 
 
 class LineageIds(list):  # type: ignore[type-arg]
@@ -53,20 +53,52 @@ def _describe(eid: str) -> str:
 
 
 def resolve_id(x: Any) -> UUID:
-    """The ecs_id a query is about: an entity (its current version), an ecs_id, or an address.
+    """The ecs_id a query is about: an entity (its current version), an ecs_id, an address, or a value.
 
     A string starting with ``@`` is an address: a malformed one raises AddressError naming the
-    failing segment; a path names the entity version holding what it points at.
+    failing segment; a path names the entity version holding what it points at. Any other object is
+    looked up as the current value of a recorded notebook variable (see :func:`ref`).
     """
     if isinstance(x, Entity):
         return x.ecs_id
-    if isinstance(x, str) and x.lstrip().startswith("@"):
-        eid, segs = parse_address(x)
-        if not segs:
-            return eid
-        rec, _, owner = resolve_input(x)
-        return rec.ecs_id if rec is not None else owner
-    return as_uuid(x)
+    if isinstance(x, str):
+        if x.lstrip().startswith("@"):
+            eid, segs = parse_address(x)
+            if not segs:
+                return eid
+            rec, _, owner = resolve_input(x)
+            return rec.ecs_id if rec is not None else owner
+        return as_uuid(x)
+    if isinstance(x, UUID):
+        return x
+    return ref(x)
+
+
+def ref(x: Any) -> UUID:
+    """The ecs_id of the latest recorded version of object ``x``: an entity, or a notebook variable's value.
+
+    A value is found by identity among the recorded variables of the notebook; when several hold
+    the same object (``None``, small ints, an alias) the most recently recorded one wins.
+
+    Raises:
+        EntityNotFoundError: ``x`` was never recorded (the message says how to record it; it never
+            shows the value itself).
+    """
+    if isinstance(x, Entity):
+        if EntityRegistry.has(x.ecs_id):
+            return x.ecs_id
+        msg = f"This {type(x).__name__} entity is not recorded yet: call .promote_to_root() on it, or use it in a recorded cell."
+        raise EntityNotFoundError(msg)
+    from ..variable import VARIABLE_INDEX
+
+    found = VARIABLE_INDEX.find(x)
+    if found is None:
+        msg = (
+            f"This {type(x).__name__} value is not a recorded variable: record a cell that binds or reads it "
+            "(%%ecs_exec NAME, or %ecs_record on), or pass an ecs_id or an @address."
+        )
+        raise EntityNotFoundError(msg)
+    return found[1]
 
 
 DIRECTIONS = ("up", "down", "both")
@@ -170,38 +202,132 @@ def history(x: Any) -> LineageIds:
     return LineageIds([str(v) for v in EntityRegistry.history(lineage)], f"history of {short(eid)}")
 
 
-def stale(x: Any) -> LineageIds:
-    """Entity versions derived (transitively) from a version of ``x``'s lineage that is not its latest.
+def _made_by_execution(g: LineageGraph, node: int) -> bool:
+    return any(k == OUTPUT for _, k in g._in[node])
 
-    ``x``'s own lineage is left out. Derivation is followed through input/output/borrow edges, and
-    on to later versions and parts of what was derived; the later versions of ``x``'s lineage do
-    not make their own descendants stale.
+
+def _derives(g: LineageGraph, a: int, b: int, k: int) -> bool:
+    """Whether ``b`` derives from ``a`` over the edge a -k-> b (A5: a version edge only where no execution made b)."""
+    return k != VERSION or not _made_by_execution(g, b)
+
+
+def _supersedes(g: LineageGraph, execution: int, lineage: set[int] | UUID, latest: _Latest) -> bool:
+    """Whether ``execution`` made a new version of ``lineage`` itself (its other outputs then match that version)."""
+    for out, k in g._out[execution]:
+        if k == OUTPUT:
+            if isinstance(lineage, set):
+                if g._ids[out].int in lineage:
+                    return True
+            elif latest.lineage(out) == lineage:
+                return True
+    return False
+
+
+class _Latest:
+    """Lineage and latest version of graph nodes, each looked up once per query."""
+
+    def __init__(self, g: LineageGraph) -> None:
+        self.g = g
+        self._latest: dict[UUID, UUID] = {}
+
+    def lineage(self, node: int) -> UUID | None:
+        rec = self.g._rec[node]
+        return rec.lineage_id if rec is not None else None
+
+    def is_latest(self, node: int) -> bool:
+        lineage = self.lineage(node)
+        if lineage is None:
+            return False
+        latest = self._latest.get(lineage)
+        if latest is None:
+            latest = self._latest[lineage] = EntityRegistry.latest(lineage)
+        return latest == self.g._ids[node]
+
+
+def stale(x: Any) -> LineageIds:
+    """What ``x``'s changes left behind: latest versions (of other lineages) derived from an outdated version of x's lineage.
+
+    Derivation follows input → execution → output, borrow and child edges, and a version edge only
+    where the newer version was not made by an execution; it does not continue through x's own
+    lineage (a later version of x supersedes what it derived from). A superseded version is history,
+    never stale. Accepts an entity, an ecs_id, an address or a recorded variable's value.
     """
     eid = resolve_id(x)
     lineage = EntityRegistry.lineage_of(eid)
     versions = EntityRegistry.history(lineage)
     g = default_graph()
     own = {v.int for v in versions}
-    starts = [g.index_of(v) for v in versions[:-1]]
+    starts = [i for i in (g.index_of(v) for v in versions[:-1]) if i is not None]
+    latest = _Latest(g)
     names = g.names()
-    seen: set[int] = set()
+    seen: set[int] = set(starts)
     out: list[str] = []
-    frontier = deque(i for i in starts if i is not None)
+    frontier = deque(starts)
+    ids, kind, adj = g._ids, g._kind, g._out
     while frontier:
         node = frontier.popleft()
-        in_lineage = g._ids[node].int in own
-        for nxt, ek in g._out[node]:
-            if nxt in seen:
+        from_own = ids[node].int in own
+        for nxt, ek in adj[node]:
+            if nxt in seen or ids[nxt].int in own or not _derives(g, node, nxt, ek):
                 continue
-            if in_lineage and ek not in (INPUT, BORROW):
-                continue  # from x's lineage only what was derived from it, not its versions/parts
-            if g._ids[nxt].int in own:
-                continue
+            if from_own and kind[nxt] != ENTITY and _supersedes(g, nxt, own, latest):
+                continue  # the execution made a newer version of x too: its outputs match that one
             seen.add(nxt)
-            if g._kind[nxt] == ENTITY:
+            if kind[nxt] == ENTITY and latest.is_latest(nxt):
                 out.append(names[nxt])
             frontier.append(nxt)
     return LineageIds(out, f"stale because of {short(eid)}")
+
+
+def is_stale(x: Any) -> bool:
+    """Whether ``x`` (its latest version) derives from a version of another lineage that is no longer that lineage's latest.
+
+    Only latest versions are ever stale. Derivation is as in :func:`stale`: a path through a newer
+    version of the outdated lineage does not count (that newer version supersedes it), so once stale
+    results are recomputed from the latest inputs nothing is stale any more.
+    """
+    eid = resolve_id(x)
+    g = default_graph()
+    i = g.index_of(eid)
+    if i is None:
+        EntityRegistry.record(eid)  # EntityNotFoundError for unknown ids
+        return False
+    latest = _Latest(g)
+    if g._kind[i] != ENTITY or not latest.is_latest(i):
+        return False
+    own = latest.lineage(i)
+    # everything x derives from
+    up = {i}
+    order = [i]
+    for node in order:
+        for prev, ek in g._in[node]:
+            if prev not in up and _derives(g, prev, node, ek):
+                up.add(prev)
+                order.append(prev)
+    outdated: dict[UUID, list[int]] = {}
+    for u in order[1:]:
+        if g._kind[u] == ENTITY:
+            lin = latest.lineage(u)
+            if lin is not None and lin != own and not latest.is_latest(u):
+                outdated.setdefault(lin, []).append(u)
+    for lin, starts in outdated.items():
+        # Does an outdated version reach x without passing a (newer) version of its own lineage?
+        seen = set(starts)
+        frontier = deque(starts)
+        while frontier:
+            node = frontier.popleft()
+            for nxt, ek in g._out[node]:
+                if nxt in seen or nxt not in up or not _derives(g, node, nxt, ek):
+                    continue
+                if g._kind[nxt] != ENTITY and latest.lineage(node) == lin and _supersedes(g, nxt, lin, latest):
+                    continue  # that execution also made a newer version of the outdated lineage
+                if nxt == i:
+                    return True
+                if g._kind[nxt] == ENTITY and latest.lineage(nxt) == lin:
+                    continue
+                seen.add(nxt)
+                frontier.append(nxt)
+    return False
 
 
 # -- diff ----------------------------------------------------------------------------------------

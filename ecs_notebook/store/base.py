@@ -67,6 +67,10 @@ class Store(ABC):
         """Recorded code versions of a function, oldest first."""
 
     @abstractmethod
+    def function_source(self, name: str) -> str | None:
+        """The source of the newest recorded code version of a function (a notebook cell's text), or None."""
+
+    @abstractmethod
     def counts(self) -> dict[str, int]:
         """Numbers of versions, lineages, executions, functions (and bytes for files)."""
 
@@ -111,6 +115,7 @@ class MemoryStore(Store):
         self._cache_keys: dict[str, UUID] = {}
         self._exec_fields: tuple[int, ...] | None = None
         self._functions: dict[str, list[str]] = {}
+        self._sources: dict[str, str] = {}
 
     def write(self, records: list[VersionRecord], roots: list[UUID]) -> None:
         lineages, lineage_of, by_type = self._lineages, self._lineage_of, self._by_type
@@ -170,9 +175,13 @@ class MemoryStore(Store):
         versions = self._functions.setdefault(name, [])
         if code_version not in versions:
             versions.append(code_version)
+        self._sources[name] = source
 
     def function_versions(self, name: str) -> list[str]:
         return list(self._functions.get(name, ()))
+
+    def function_source(self, name: str) -> str | None:
+        return self._sources.get(name)
 
     def counts(self) -> dict[str, int]:
         return {

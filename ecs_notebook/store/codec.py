@@ -19,6 +19,8 @@ tag                value
 ``ndarray``        base64 of ``numpy.save(..., allow_pickle=False)`` (``.npy``)
 ``dataframe``      ``DataFrame.to_json(orient="table")`` (JSON Table Schema, keeps dtypes/index)
 ``series``         ``Series.to_json(orient="table")``
+``value``          a recorded variable's value: type name, fingerprint, summary and its data in
+                   this codec's form (decoded only when the value is asked for)
 ``unstorable``     type name, ``repr`` and SHA-256 fingerprint of the repr; reloads as an
                    :class:`UnstorableValue` placeholder
 =================  ========================================================================
@@ -41,6 +43,7 @@ from pydantic import BaseModel
 
 from ..tree import SLOT, FrozenSetTemplate, SetTemplate
 from ..typeinfo import UnstorableValue
+from ..variable import StoredValue
 
 __all__ = ["Encoder", "UnstorableValue", "decode", "import_path", "type_path"]
 
@@ -110,6 +113,8 @@ class Encoder:
             return {T: "bytes", "v": base64.b64encode(v).decode()}
         if t is complex:
             return {T: "complex", "v": [v.real, v.imag]}
+        if t is StoredValue:  # a recorded variable's value: its data is in codec form already
+            return {T: "value", "c": v.type_name, "fp": v.fingerprint, "s": v.summary, "v": v.data, "i": v.by_identity}
         if t is UnstorableValue:  # a placeholder read back: store it as it was
             return {T: "unstorable", "c": v.type_name, "r": v.repr_text, "fp": v.fingerprint}
         try:
@@ -266,5 +271,6 @@ _DECODERS: dict[str, Any] = {
     "dataframe": lambda v: _decode_frame(v, False),
     "series": lambda v: _decode_frame(v, True),
     "unstorable": lambda v: UnstorableValue(v["c"], v["r"], v["fp"]),
+    "value": lambda v: StoredValue(str(v["c"]), str(v["fp"]), str(v["s"]), v["v"], bool(v.get("i", False))),
     "str": lambda v: base64.b64decode(v["v"]).decode("utf-8", "surrogatepass"),
 }

@@ -497,6 +497,10 @@ class PostgresStore(Store):
     def function_versions(self, name: str) -> list[str]:
         return [r[0] for r in self._query("SELECT code_version FROM functions WHERE name = %s ORDER BY registered_at", (name,))]
 
+    def function_source(self, name: str) -> str | None:
+        rows = self._query("SELECT source FROM functions WHERE name = %s ORDER BY registered_at DESC LIMIT 1", (name,))
+        return rows[0][0] if rows and isinstance(rows[0][0], str) else None
+
     def counts(self) -> dict[str, int]:
         row = self._query(
             "SELECT (SELECT COUNT(*) FROM versions), (SELECT COUNT(DISTINCT lineage_id) FROM versions), "

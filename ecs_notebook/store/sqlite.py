@@ -358,6 +358,10 @@ class SQLiteStore(Store):
         rows = self._query("SELECT code_version FROM functions WHERE name = ? ORDER BY registered_at", (name,))
         return [r[0] for r in rows]
 
+    def function_source(self, name: str) -> str | None:
+        row = self._query_one("SELECT source FROM functions WHERE name = ? ORDER BY registered_at DESC LIMIT 1", (name,))
+        return None if row is None or not isinstance(row[0], str) else row[0]
+
     def counts(self) -> dict[str, int]:
         row = self._query_one(
             "SELECT (SELECT COUNT(*) FROM versions), (SELECT COUNT(DISTINCT lineage_id) FROM versions), "
