@@ -84,6 +84,8 @@ def _header_parser() -> _HeaderParser:
 
 
 _HEADER = _header_parser()
+#: Metadata key of the summary line's display bundle (front ends and tests can tell it from the cell's own output).
+SUMMARY_METADATA = "ecs_notebook.summary"
 _CELL_MAGIC = "%%ecs_exec"
 
 
@@ -209,7 +211,7 @@ class EcsMagics(Magics):
             from .display import Text
 
             line = Text(done.summary())
-            publish_display_data({"text/plain": line.text, "text/html": line._repr_html_()})
+            publish_display_data({"text/plain": line.text, "text/html": line._repr_html_()}, metadata={SUMMARY_METADATA: True})
 
     # -- %%ecs_exec / %ecs_exec --------------------------------------------------------------
 
@@ -296,7 +298,6 @@ class EcsMagics(Magics):
             raise
         if args.var:
             ns[args.var] = result
-            return None
         return result
 
     # -- whole-notebook recording, staleness -----------------------------------------------------

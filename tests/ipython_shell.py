@@ -24,6 +24,7 @@ class Ran:
     outputs: list[dict[str, Any]] = field(default_factory=list)  # display_data bundles, in order
     stdout: str = ""
     stderr: str = ""
+    metadata: list[dict[str, Any]] = field(default_factory=list)  # the metadata of each bundle in outputs
 
     @property
     def error(self) -> BaseException | None:
@@ -41,7 +42,7 @@ def run(shell: InteractiveShell, source: str) -> Ran:
     """Run one cell as Jupyter would, capturing its displays, stdout and stderr."""
     with capture_output() as cap:
         result = shell.run_cell(source)
-    return Ran(result, [dict(o.data) for o in cap.outputs], cap.stdout, cap.stderr)
+    return Ran(result, [dict(o.data) for o in cap.outputs], cap.stdout, cap.stderr, [dict(o.metadata or {}) for o in cap.outputs])
 
 
 @contextmanager

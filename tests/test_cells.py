@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from ecs_notebook import Entity
-from ecs_notebook.cells import CellNames, analyse, is_builtin_name, is_input_value
+from ecs_notebook.cells import analyse, is_builtin_name, is_input_value
 
 # (source, reads (in order of first read), assigns (in order), is_async)
 CASES = [
@@ -119,7 +119,22 @@ CASES = [
 @pytest.mark.parametrize(("source", "reads", "assigns", "is_async"), CASES)
 def test_analyse_reads_and_assigns(source: str, reads: list[str], assigns: list[str], is_async: bool) -> None:
     names = analyse(source)
-    assert names == CellNames(reads=reads, assigns=assigns, is_async=is_async)
+    assert (names.reads, names.assigns, names.is_async) == (reads, assigns, is_async)
+
+
+@pytest.mark.parametrize(
+    ("source", "target_only"),
+    [
+        pytest.param("for i in items:\n    total += i", ["i"], id="for-target"),
+        pytest.param("with open(p) as fh:\n    data = fh.read()", ["fh"], id="with-target"),
+        pytest.param("with a() as (x, y):\n    z = x + y", ["x", "y"], id="with-tuple-target"),
+        pytest.param("for i in xs:\n    pass\ni = 0", [], id="also-assigned-is-recorded"),
+        pytest.param("for d['k'] in xs:\n    pass", [], id="subscript-target-binds-no-name"),
+        pytest.param("def f():\n    for j in xs:\n        pass", [], id="inner-scope-targets-are-not-top-level"),
+    ],
+)
+def test_target_only_names_are_for_and_with_targets(source: str, target_only: list[str]) -> None:
+    assert analyse(source).target_only == target_only
 
 
 def test_analyse_raises_syntax_error_for_a_broken_cell() -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from ipython_shell import interactive_shell, one_line_usage_error, run
 
-from ecs_notebook import CallableRegistry, Entity, EntityRegistry, ExecutionTimeoutError, connect, get
+from ecs_notebook import CallableRegistry, Entity, EntityRegistry, connect, get
 from ecs_notebook.magics import EcsNotebook, load_ipython_extension, unload_ipython_extension
 
 DEFAULT_DB = Path(".ecs_notebook") / "lineage.db"
@@ -51,7 +51,21 @@ def store_path() -> Path:
 # -- load / unload -------------------------------------------------------------------------------
 
 MAGICS = {
-    "line": sorted(["ecs_diff", "ecs_exec", "ecs_executions", "ecs_export", "ecs_history", "ecs_lineage", "ecs_show", "ecs_store"]),
+    "line": sorted(
+        [
+            "ecs_diff",
+            "ecs_exec",
+            "ecs_executions",
+            "ecs_export",
+            "ecs_history",
+            "ecs_lineage",
+            "ecs_record",
+            "ecs_rerun",
+            "ecs_show",
+            "ecs_stale",
+            "ecs_store",
+        ]
+    ),
     "cell": ["ecs_exec"],
 }
 
@@ -175,33 +189,6 @@ def test_config_quiet_hides_the_summary_line(ip):
     assert ran.error is None and ran.outputs == []
     run(ip, "%config EcsNotebook.quiet = False")
     assert run(ip, "%%ecs_exec loud\nv = 2").outputs
-
-
-def test_config_cache_serves_unchanged_cells_from_recorded_executions(ip):
-    run(ip, "%config EcsNotebook.cache = True")
-    assert CallableRegistry.config.enable_function_caching is True
-    run(ip, "base = 20")
-    first = run(ip, "%%ecs_exec doubled\nresult = base * 2")
-    second = run(ip, "%%ecs_exec doubled\nresult = base * 2")
-    assert first.error is None and second.error is None
-    assert [x.cached for x in CallableRegistry.executions(function="doubled")] == [False, True]
-    assert "cached" in second.text()
-    assert ip.user_ns["result"] == 40
-    run(ip, "%config EcsNotebook.cache = False")
-    assert CallableRegistry.config.enable_function_caching is False
-
-
-def test_config_max_execution_time_fails_slow_cells(ip):
-    run(ip, "%config EcsNotebook.max_execution_time = 0.2")
-    assert CallableRegistry.config.max_execution_time == 0.2
-    run(ip, "import time")
-    ran = run(ip, "%%ecs_exec slow\nstarted = True\ntime.sleep(0.6)")
-    assert isinstance(ran.result.error_in_exec, ExecutionTimeoutError)
-    assert "started" not in ip.user_ns
-    x = CallableRegistry.executions(function="slow")[-1]
-    assert (x.succeeded, x.error_type) == (False, "ExecutionTimeoutError")
-    run(ip, "%config EcsNotebook.max_execution_time = None")
-    assert CallableRegistry.config.max_execution_time is None
 
 
 def test_config_explorer_depth_and_direction_are_the_lineage_defaults(ip):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 from uuid import UUID
 
 import pytest
 from ipython_shell import Ran, interactive_shell, one_line_usage_error, run
 
-from ecs_notebook import CallableRegistry, EntityRegistry, ExecutionSemantics, get, upstream
+from ecs_notebook import CallableRegistry, EntityRegistry, ExecutionSemantics, get
 
 MODELS = """
 from ecs_notebook import Entity, CallableRegistry
@@ -81,67 +80,6 @@ def registry_counts() -> tuple[int, int]:
 # -- %%ecs_exec: inputs and outputs (DESIGN A6) -------------------------------------------------
 
 
-def test_inputs_are_names_read_before_assignment_that_exist_excluding_modules_functions_classes_builtins(school):
-    ok(run(school, "import math\ndef helper(v):\n    return v * 2\nxs = [1, 2, 3]\nfactor = 2.0\nunused = 'x'"))
-    ran = ok(
-        run(
-            school,
-            "%%ecs_exec combine\n"
-            "total = helper(sum(xs)) * factor + math.pi * 0\n"
-            "label = Report(who=ada.name).who + str(len(xs))\n"
-            "later = 1\n"
-            "again = later + total\n"
-            "print(not_defined_here) if False else None\n",
-        )
-    )
-    assert summary_inputs(ran, "combine") == ["xs", "factor", "ada"]
-    assert list(CallableRegistry.get_metadata("combine").params) == ["xs", "factor", "ada"]
-    assert school.user_ns["total"] == 24.0
-    assert school.user_ns["again"] == 25.0
-
-
-def test_outputs_are_top_level_assignments_of_every_form(school):
-    ok(run(school, "pairs = [(1, 2), (3, 4)]\ncount = 10\nimport contextlib"))
-    ok(
-        run(
-            school,
-            "%%ecs_exec shapes\n"
-            "a, (b, c) = 1, (2, 3)\n"
-            "first, *rest = [4, 5, 6]\n"
-            "count += 1\n"
-            "for left, right in pairs:\n"
-            "    pass\n"
-            "with contextlib.nullcontext('ctx') as held:\n"
-            "    inside = held.upper()\n"
-            "def not_an_output():\n"
-            "    hidden = 1\n"
-            "squares = [v * v for v in rest]\n",
-        )
-    )
-    ns = school.user_ns
-    assert (ns["a"], ns["b"], ns["c"], ns["first"], ns["rest"]) == (1, 2, 3, 4, [5, 6])
-    assert ns["count"] == 11
-    assert (ns["left"], ns["right"]) == (3, 4)
-    assert (ns["held"], ns["inside"]) == ("ctx", "CTX")
-    assert ns["squares"] == [25, 36]
-    assert "not_an_output" not in ns and "hidden" not in ns and "v" not in ns
-    out = EntityRegistry.get(last_execution("shapes").output_entity_ids[0])
-    assert {"a", "b", "c", "first", "rest", "count", "left", "right", "held", "inside", "squares"} <= set(type(out).model_fields)
-
-
-def test_in_and_out_select_exactly_the_inputs_and_outputs(school):
-    ok(run(school, "xs = [1, 2]\nys = [3]"))
-    ran = ok(run(school, "%%ecs_exec pick --in xs --out s\ns = sum(xs) + sum(ys) + len(ada.name)\nextra = 1"))
-    ns = school.user_ns
-    assert summary_inputs(ran, "pick") == ["xs"]
-    assert list(CallableRegistry.get_metadata("pick").params) == ["xs"]
-    assert ns["s"] == 9 and "extra" not in ns
-    x = last_execution("pick")
-    assert ns["ada"].ecs_id not in x.input_entity_ids
-    holder = EntityRegistry.get(x.output_entity_ids[0])
-    assert [f for f in type(holder).model_fields if f == "s" or f == "extra"] == ["s"]
-
-
 def test_undefined_in_name_is_a_usage_error(school):
     before = registry_counts()
     msg = one_line_usage_error(run(school, "%%ecs_exec f --in nope\ny = 1"))
@@ -153,66 +91,6 @@ def test_undefined_in_name_is_a_usage_error(school):
 # -- %%ecs_exec: isolation and write-back ---------------------------------------------------------
 
 
-def test_entity_input_changed_in_place_is_a_mutation_rebound_to_the_new_version(school):
-    ns = school.user_ns
-    original = ns["ada"]
-    ran = ok(run(school, "%%ecs_exec raise_gpa\nada.gpa = 3.9\nada.courses[0].grade = 4.0"))
-    ada = ns["ada"]
-    x = last_execution("raise_gpa")
-    assert x.semantics == [ExecutionSemantics.MUTATION]
-    assert x.output_entity_ids == [ada.ecs_id]
-    assert ada is not original
-    assert (ada.gpa, ada.courses[0].grade) == (3.9, 4.0)
-    assert ada.lineage_id == original.lineage_id
-    assert ada.previous_ecs_id == ns["first_version"]
-    assert ada.derived_from_function == "raise_gpa"
-    assert (original.gpa, original.courses[0].grade) == (3.4, 3.7)  # the object before the cell is untouched
-    assert get(f"@{ns['first_version']}.gpa") == 3.4
-    assert f"ada@{str(ada.ecs_id)[:8]} (mutation)" in ran.text()
-
-
-def test_plain_inputs_are_isolated_copies(school):
-    ok(run(school, "xs = [1, 2]\nconf = {'k': [1]}"))
-    ns = school.user_ns
-    xs, conf = ns["xs"], ns["conf"]
-    ok(run(school, "%%ecs_exec poke\nxs.append(3)\nconf['k'].append(2)\nn = len(xs)"))
-    assert ns["xs"] is xs and xs == [1, 2]
-    assert ns["conf"] is conf and conf == {"k": [1]}
-    assert ns["n"] == 3
-
-
-def test_uncopyable_inputs_are_passed_as_is_with_a_warning(school):
-    ok(run(school, "import threading\nlock = threading.Lock()\nlock.acquire()\ngen = (i for i in range(3))"))
-    with pytest.warns(UserWarning, match="cannot be copied") as caught:
-        ran = ok(run(school, "%%ecs_exec use_them\nheld = lock.locked()\nfirst = next(gen)"))
-    assert {str(w.message).split("'")[1] for w in caught if "cannot be copied" in str(w.message)} == {"lock", "gen"}
-    ns = school.user_ns
-    assert ns["held"] is True and ns["first"] == 0
-    assert next(ns["gen"]) == 1  # the cell advanced the very generator of the namespace
-    assert isinstance(ns["lock"], type(threading.Lock()))
-    assert "use_them:" in ran.text()
-
-
-def test_entity_outputs_are_the_recorded_roots_and_plain_values_as_computed(school):
-    ok(run(school, "%%ecs_exec analyze\nreport = Report(who=ada.name, honors=ada.gpa > 3)\nnote = f'{ada.name}!'\nitems = [1, 2]"))
-    ns = school.user_ns
-    x = last_execution("analyze")
-    report = ns["report"]
-    assert report.ecs_id in x.output_entity_ids
-    assert report.derived_from_function == "analyze"
-    assert report.derived_from_execution_id == x.ecs_id
-    assert report.is_root_entity()
-    assert EntityRegistry.is_root_version(report.ecs_id)
-    assert EntityRegistry.get(report.ecs_id).who == "Ada"
-    assert ns["note"] == "Ada!" and ns["items"] == [1, 2]
-    plain = [i for i in x.output_entity_ids if i not in (report.ecs_id, ns["ada"].ecs_id)]
-    assert len(plain) == 1  # the plain outputs of one run share one output entity
-    holder = EntityRegistry.get(plain[0])
-    assert (holder.note, holder.items) == ("Ada!", [1, 2])
-    assert holder.derived_from_function == "analyze"
-    assert ns["ada"].ecs_id == ns["first_version"]  # read, not changed: not rebound to a new version
-
-
 def test_read_only_entity_input_is_not_an_output(school):
     ok(run(school, "%%ecs_exec analyze\nreport = Report(who=ada.name)"))
     x = last_execution("analyze")
@@ -220,86 +98,10 @@ def test_read_only_entity_input_is_not_an_output(school):
     assert x.semantics == [ExecutionSemantics.CREATION]
 
 
-def test_detached_child_output_is_its_own_recorded_root(school):
-    ok(run(school, "%%ecs_exec pick_course\nc = ada.courses[1]\nc.grade = 2.5"))
-    ns = school.user_ns
-    c = ns["c"]
-    x = last_execution("pick_course")
-    assert ExecutionSemantics.DETACHMENT in x.semantics
-    assert c.ecs_id in x.output_entity_ids
-    assert EntityRegistry.has(c.ecs_id)
-    assert c.is_root_entity()
-    assert c is not ns["ada"].courses[1]
-
-
-def test_cross_cell_lineage_links_a_plain_value_to_the_earlier_output(school):
-    ok(run(school, "xs = [1, 2, 3]"))
-    ok(run(school, "%%ecs_exec produce\ntotal = sum(xs)\ndoubled = [v * 2 for v in xs]"))
-    produced = last_execution("produce").output_entity_ids[0]
-    ok(run(school, "%%ecs_exec consume\nresult = Report(who=str(total + len(doubled)))"))
-    ns = school.user_ns
-    x = last_execution("consume")
-    assert produced in x.input_entity_ids
-    assert str(produced) in upstream(ns["result"])
-    assert ns["result"].who == "9"
-
-
-def test_a_rebound_name_is_not_linked_to_the_earlier_output(school):
-    ok(run(school, "%%ecs_exec produce\ntotal = 1000"))
-    produced = last_execution("produce").output_entity_ids[0]
-    ok(run(school, "total = 2000"))
-    ok(run(school, "%%ecs_exec consume\nresult = total + 1"))
-    assert produced not in last_execution("consume").input_entity_ids
-    assert school.user_ns["result"] == 2001
-
-
-def test_list_of_entities_input_records_each_entity_as_an_input_version(school):
-    ok(run(school, "people = [Student(name='A'), Student(name='B')]\nfor p in people:\n    p.promote_to_root()"))
-    ok(run(school, "%%ecs_exec roster\nreport = Report(who=', '.join(p.name for p in people))"))
-    ns = school.user_ns
-    ids = [p.ecs_id for p in ns["people"]]
-    assert set(ids) <= set(last_execution("roster").input_entity_ids)
-    assert {str(i) for i in ids} <= set(upstream(ns["report"]))
-
-
-@pytest.mark.parametrize(
-    "container",
-    [
-        pytest.param("(people[0], people[1])", id="tuple"),
-        pytest.param("{'a': people[0], 'b': people[1]}", id="dict"),
-    ],
-)
-def test_tuple_or_dict_of_entities_input_records_each_entity(school, container):
-    ok(run(school, "people = [Student(name='A'), Student(name='B')]\nfor p in people:\n    p.promote_to_root()"))
-    ok(run(school, f"group = {container}"))
-    cell = "members = group.values() if isinstance(group, dict) else group\nreport = Report(who=', '.join(p.name for p in members))"
-    ok(run(school, f"%%ecs_exec roster\n{cell}"))
-    ns = school.user_ns
-    assert ns["report"].who == "A, B"
-    assert {p.ecs_id for p in ns["people"]} <= set(last_execution("roster").input_entity_ids)
-
-
-def test_list_mixing_entities_and_values_is_a_plain_copied_input(school):
-    ok(run(school, "mixed = [ada, 1]"))
-    ok(run(school, "%%ecs_exec mixed_len\nn = len(mixed)\nmixed.append(2)"))
-    ns = school.user_ns
-    assert ns["n"] == 2 and len(ns["mixed"]) == 2  # the cell changed its copy only
-    assert ns["ada"].ecs_id not in last_execution("mixed_len").input_entity_ids
-
-
 def test_conditionally_assigned_name_read_later_is_an_input(school):
     ok(run(school, "reset = False\ntotal = 5"))
     ok(run(school, "%%ecs_exec tally\nif reset:\n    total = 0\ntotal += 1"))
     assert school.user_ns["total"] == 6
-
-
-def test_top_level_await_works(school):
-    ok(run(school, "import asyncio\nasync def fetch(v):\n    await asyncio.sleep(0)\n    return v * 2\nbase = 21"))
-    ran = ok(run(school, "%%ecs_exec fetched\nvalue = await fetch(base)\nawait asyncio.sleep(0)"))
-    assert school.user_ns["value"] == 42
-    assert CallableRegistry.get_metadata("fetched").is_async
-    assert last_execution("fetched").succeeded
-    assert "fetched:" in ran.text()
 
 
 def test_top_level_await_inside_a_comprehension(school):
@@ -309,19 +111,6 @@ def test_top_level_await_inside_a_comprehension(school):
 
 
 # -- %%ecs_exec: summary, failures, re-runs, batching ---------------------------------------------
-
-
-def test_summary_line_names_function_inputs_outputs_ids_and_duration(school):
-    ok(run(school, "threshold = 3.5"))
-    ran = ok(run(school, "%%ecs_exec analyze\nreport = Report(who=ada.name, honors=ada.gpa >= threshold)\nnote = 'x'"))
-    assert len(ran.outputs) == 1
-    line = ran.text()
-    report_id = school.user_ns["report"].ecs_id
-    assert line.startswith("analyze: ada, threshold → ")
-    assert f"report@{str(report_id)[:8]}" in line
-    assert re.search(rf"note@{SHORT}", line)
-    assert re.search(r"\d+\.\d ms", line)
-    assert "text/html" in ran.outputs[0]
 
 
 def test_summary_line_shows_the_semantics_of_each_entity_output(school):
@@ -355,47 +144,6 @@ def test_exception_leaves_namespace_exactly_as_before_and_records_a_failed_execu
     assert x.output_entity_ids == []
     assert ada.ecs_id in x.input_entity_ids
     assert EntityRegistry.history(ada.lineage_id) == history_before
-
-
-def test_rerunning_an_edited_cell_records_a_new_code_version(school):
-    ok(run(school, "%%ecs_exec analyze\nreport = Report(who=ada.name)"))
-    ok(run(school, "%%ecs_exec analyze\nreport = Report(who=ada.name)"))
-    ok(run(school, "%%ecs_exec analyze\nreport = Report(who=ada.name.upper())"))
-    xs = CallableRegistry.executions(function="analyze")
-    assert len(xs) == 3
-    assert xs[0].code_version == xs[1].code_version != xs[2].code_version
-    assert CallableRegistry.code_versions("analyze") == [xs[0].code_version, xs[2].code_version]
-    assert CallableRegistry.get_metadata("analyze").code_version == xs[2].code_version
-    assert school.user_ns["report"].who == "ADA"
-
-
-def test_new_cells_with_the_same_inputs_share_one_input_model(school):
-    # A pydantic class per new cell would cost every cell ~1 ms and pile up for the whole session.
-    ok(run(school, "%%ecs_exec first\nreport = Report(who=ada.name)"))
-    ok(run(school, "%%ecs_exec second\nreport = Report(who=ada.name + '!')"))
-    ok(run(school, "rs = [Report(who='r')]\nn = 1"))
-    ok(run(school, "%%ecs_exec third\nm = n + len(rs)"))
-    first, second, third = (CallableRegistry.get_metadata(n).input_model for n in ("first", "second", "third"))
-    assert first is second
-    assert third is not first  # other inputs (and kinds): another model
-    composite = EntityRegistry.record(last_execution("second").input_entity_id)
-    assert composite.cls is first
-    assert f"{first.__module__}:{first.__qualname__}" == "ecs_notebook.cells:CellInputs_ada"
-    assert school.user_ns["report"].who == "Ada!" and school.user_ns["m"] == 2
-
-
-def test_a_cell_is_one_transaction(school):
-    store = EntityRegistry.store
-    statements: list[str] = []
-    store._conn.set_trace_callback(statements.append)
-    try:
-        ok(run(school, "%%ecs_exec several\nada.gpa = 4.0\nr1 = Report(who='a')\nr2 = Report(who='b')\nplain = 1"))
-    finally:
-        store._conn.set_trace_callback(None)
-    verbs = [s.split()[0].upper() for s in statements]
-    assert verbs.count("BEGIN") == 1
-    assert verbs.count("COMMIT") == 1
-    assert len(last_execution("several").output_entity_ids) == 4
 
 
 # -- %ecs_exec NAME key=value (line form) ----------------------------------------------------------
@@ -639,16 +387,6 @@ def test_cell_form_rejects_key_value_arguments(school):
     assert CallableRegistry.list() == []
 
 
-def test_cell_with_a_syntax_error_records_nothing_and_changes_nothing(school):
-    before, before_ns = registry_counts(), snapshot(school.user_ns)
-    ran = run(school, "%%ecs_exec broken\ny = (1 +\n")
-    assert "SyntaxError" in ran.stdout + ran.stderr
-    assert "Traceback" not in ran.stdout + ran.stderr
-    assert registry_counts() == before
-    assert snapshot(school.user_ns) == before_ns
-    assert "broken" not in CallableRegistry.list()
-
-
 def test_cell_with_a_syntax_error_fails_the_cell(school):
     ran = run(school, "%%ecs_exec broken\ny = (1 +\n")
     assert not ran.result.success
@@ -666,18 +404,6 @@ def test_cell_raising_after_assigning_outputs_loses_nothing(school):
     x = last_execution("good")
     assert not x.succeeded and x.output_entity_ids == []
     assert all(get(f"@{i}").who != "lost" for i in EntityRegistry.ids_by_type(type(ns["report"])))
-
-
-def test_cell_whose_input_cannot_be_copied_runs_on_the_object_with_one_warning(school):
-    ok(run(school, "import threading\nlock = threading.Lock()"))
-    with pytest.warns(UserWarning) as caught:
-        ran = ok(run(school, "%%ecs_exec locked_state\nstate = lock.locked()"))
-    messages = [str(w.message) for w in caught]
-    assert len([m for m in messages if "lock" in m]) == 1
-    assert "cannot be copied" in messages[0] and "lock" in messages[0]
-    assert school.user_ns["state"] is False
-    assert last_execution("locked_state").succeeded
-    assert "locked_state:" in ran.text()
 
 
 def test_input_and_output_names_are_uuids_not_strings(school):

@@ -14,7 +14,7 @@ from ..records import EXECUTION_TYPE, VersionRecord, materialize
 from ..registry import EntityRegistry, as_uuid
 from ..tree import SLOT, FrozenSetTemplate, SetTemplate
 from ..typeinfo import class_info
-from .graph import ENTITY, OUTPUT, VERSION, LineageGraph, default_graph
+from .graph import CHILD, ENTITY, OUTPUT, VERSION, LineageGraph, default_graph
 
 
 class LineageIds(list):  # type: ignore[type-arg]
@@ -270,6 +270,8 @@ def stale(x: Any) -> LineageIds:
         for nxt, ek in adj[node]:
             if nxt in seen or ids[nxt].int in own or not _derives(g, node, nxt, ek):
                 continue
+            if from_own and ek == CHILD:
+                continue  # x's parts are not derived from x (an unchanged part belongs to x's newer versions too)
             if from_own and kind[nxt] != ENTITY and _supersedes(g, nxt, own, latest):
                 continue  # the execution made a newer version of x too: its outputs match that one
             seen.add(nxt)
@@ -319,6 +321,8 @@ def is_stale(x: Any) -> bool:
             for nxt, ek in g._out[node]:
                 if nxt in seen or nxt not in up or not _derives(g, node, nxt, ek):
                     continue
+                if latest.lineage(node) == lin and ek == CHILD:
+                    continue  # a part of the outdated version is shared with its newer versions
                 if g._kind[nxt] != ENTITY and latest.lineage(node) == lin and _supersedes(g, nxt, lin, latest):
                     continue  # that execution also made a newer version of the outdated lineage
                 if nxt == i:

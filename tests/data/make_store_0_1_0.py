@@ -1,5 +1,6 @@
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
+
 cfg = Config(); cfg.HistoryManager.enabled = False
 sh = InteractiveShell.instance(config=cfg)
 sh.run_cell("%load_ext ecs_notebook")
