@@ -15,6 +15,7 @@ from .records import VersionRecord, materialize
 from .registry import EntityRegistry
 from .tree import SLOT, FrozenSetTemplate, SetTemplate, fill_template
 from .typeinfo import class_info, snapshot_value
+from .variable import StoredValue
 
 _UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ADDRESS = re.compile(rf"@({_UUID_RE})((?:\.[^.\s]+)*)")
@@ -63,9 +64,10 @@ class _Cursor:
     ``rec`` is always the last entity version passed (the owner of what the cursor points at).
     """
 
-    __slots__ = ("kind", "offset", "rec", "template", "value")
+    __slots__ = ("fresh", "kind", "offset", "rec", "template", "value")
 
     def __init__(self, rec: VersionRecord) -> None:
+        self.fresh = False  # value was just decoded from the store: nobody else holds it
         self.kind = _RECORD
         self.rec = rec
         self.template: Any = None
@@ -150,7 +152,10 @@ def _enter_field(cur: _Cursor, seg: str, address: str, done: str) -> None:
             cur.kind, cur.template, cur.offset = _TEMPLATE, t, offset
         return
     if seg in info.plain_fields:
-        cur.kind, cur.value = _VALUE, rec.plain[info.plain_fields.index(seg)]
+        value = rec.plain[info.plain_fields.index(seg)]
+        if isinstance(value, StoredValue):  # a notebook variable's recorded value: read it now
+            value, cur.fresh = value.load(), True
+        cur.kind, cur.value = _VALUE, value
         return
     if rec.cls is UntypedEntity and rec.templates:
         # An entity reloaded without its class: its fields are the keys of untyped_data.
@@ -206,7 +211,7 @@ def resolve_with_source(address: str) -> tuple[Any, UUID]:
         n = _count_slots(cur.template)
         kids = [materialize(EntityRegistry.record(c), EntityRegistry.record) for c in rec.slots[cur.offset : cur.offset + n]]
         return fill_template(cur.template, iter(kids)), rec.ecs_id
-    return snapshot_value(cur.value), rec.ecs_id
+    return (cur.value if cur.fresh else snapshot_value(cur.value)), rec.ecs_id
 
 
 def resolve_input(address: str) -> tuple[VersionRecord | None, Any, UUID]:

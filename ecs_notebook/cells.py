@@ -21,6 +21,8 @@ class CellNames:
     is_async: bool = False
     #: Assigned names bound only as ``for``/``with``/``async for`` targets (bound, not recorded).
     target_only: list[str] = field(default_factory=list)
+    #: Assigned names bound on every path through the cell (when it does not raise).
+    definite: list[str] = field(default_factory=list)
 
 
 class _Reader(ast.NodeVisitor):
@@ -292,7 +294,8 @@ def analyse(source: str) -> CellNames:
     for stmt in tree.body:
         reader.visit(stmt)
     only = [n for n in reader.assigns if n in reader.targets and n not in reader.regular]
-    return CellNames(reads=reader.reads, assigns=reader.assigns, is_async=reader.is_async, target_only=only)
+    definite = [n for n in reader.assigns if n in reader.bound]
+    return CellNames(reads=reader.reads, assigns=reader.assigns, is_async=reader.is_async, target_only=only, definite=definite)
 
 
 def is_input_value(value: Any) -> bool:

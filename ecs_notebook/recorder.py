@@ -324,6 +324,14 @@ class CellRecorder:
         for n, old in before.items():
             if n not in ns and (n in only_out if only_out is not None else self.recordable(n, old)):
                 changed[n] = DELETED
+        if names is not None:
+            # A name the cell assigns is bound again even when to the very same object (``x = 1``
+            # twice): it is an output; equal values from the same inputs are deduplicated below.
+            for n in names.definite:
+                if n in changed or n in target_only or n not in ns or (only_out is not None and n not in only_out):
+                    continue
+                if only_out is not None or self.recordable(n, ns[n]):
+                    changed[n] = "rebound" if n in before else "new"
         # in-place changes, by fingerprint; a changed object is a new version of every name holding it
         changed_objs: set[int] = set()
         fps: dict[str, Any] = {}
@@ -715,10 +723,7 @@ def _restore_into(obj: Any, source: Any) -> bool:
     """Make ``obj`` equal to ``source`` in place."""
     if isinstance(obj, list):
         obj[:] = source
-    elif isinstance(obj, dict):
-        obj.clear()
-        obj.update(source)
-    elif isinstance(obj, set):
+    elif isinstance(obj, dict) or isinstance(obj, set):
         obj.clear()
         obj.update(source)
     elif type(obj).__module__ == "numpy" and type(obj).__name__ == "ndarray":

@@ -123,6 +123,19 @@ def test_analyse_reads_and_assigns(source: str, reads: list[str], assigns: list[
 
 
 @pytest.mark.parametrize(
+    ("source", "definite"),
+    [
+        pytest.param("x = 1\nif c:\n    y = 2", ["x"], id="branch-only-is-not-definite"),
+        pytest.param("if c:\n    y = 1\nelse:\n    y = 2", ["y"], id="both-branches"),
+        pytest.param("for i in xs:\n    last = i", [], id="loop-body-may-not-run"),
+        pytest.param("x = 1\ndel x", [], id="deleted"),
+    ],
+)
+def test_definite_names_are_bound_on_every_path(source: str, definite: list[str]) -> None:
+    assert analyse(source).definite == definite
+
+
+@pytest.mark.parametrize(
     ("source", "target_only"),
     [
         pytest.param("for i in items:\n    total += i", ["i"], id="for-target"),
