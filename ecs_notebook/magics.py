@@ -594,6 +594,7 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.configurables.append(options)
     magics = EcsMagics(ipython, options)
     ipython.register_magics(magics)
+    options.observe(lambda change: magics.recorder.set_notebook(_notebook_name(ipython, options)), "notebook")
     ipython.input_transformers_cleanup.append(magics.transform)
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
     ipython.events.register("post_run_cell", magics.post_run_cell)

@@ -102,6 +102,8 @@ class CellRun:
     started_at: Any = field(default_factory=utcnow)
     t0: float = field(default_factory=time.perf_counter)
     inputs: list[tuple[str, UUID]] = field(default_factory=list)
+    #: versions of the entities inside read containers (a list of entities): inputs too
+    entity_items: list[UUID] = field(default_factory=list)
     before: dict[str, Any] = field(default_factory=dict)
     #: name -> (object, fingerprint before) of the values the cell could change in place
     watched: dict[str, tuple[Any, str]] = field(default_factory=dict)
@@ -175,6 +177,12 @@ class CellRecorder:
 
     def close(self) -> None:
         VARIABLE_INDEX.attach(None)
+
+    def set_notebook(self, notebook: str) -> None:
+        """Key variable lineages by ``notebook`` from now on (``%config EcsNotebook.notebook``)."""
+        if notebook != self.notebook:
+            self.notebook = notebook
+            self.vars.clear()
 
     # -- which names ---------------------------------------------------------------------------
 
@@ -254,6 +262,11 @@ class CellRecorder:
                 run.recorded.setdefault(id(value), eid)
                 if not info.by_identity:
                     self._undo_copy(run, value)
+                if n in reads:
+                    for item in _entities_in(value):
+                        item_id = self._entity_input(item, records, finish)
+                        if item_id is not None:
+                            run.entity_items.append(item_id)
             if n in reads:
                 run.inputs.append((n, eid))
         if records:
@@ -348,8 +361,8 @@ class CellRecorder:
                     continue
                 if id(v) in changed_objs and self.recordable(n, v):
                     changed[n] = CHANGED_IN_PLACE
-        for n in list(run.recorded_entities(ns)):
-            if n in changed or (only_out is not None and n not in only_out):
+        for n in run.recorded_entities(ns):
+            if n in changed or not self.recordable(n, ns[n]) or (only_out is not None and n not in only_out):
                 continue
             entity_changes[n] = ns[n]
         return self._record_success(run, changed, fps, entity_changes)
@@ -357,7 +370,7 @@ class CellRecorder:
     def _record_success(self, run: CellRun, changed: dict[str, str], fps: dict[str, Any], entities: dict[str, Entity]) -> CellResult:
         ns = self.ns
         xid = run.execution_id
-        input_ids = tuple(dict.fromkeys(eid for _, eid in run.inputs))
+        input_ids = tuple(dict.fromkeys([*(eid for _, eid in run.inputs), *run.entity_items]))
         records: list[VersionRecord] = []
         finish: list[Any] = []
         outputs: list[Output] = []
@@ -454,7 +467,7 @@ class CellRecorder:
         return CellResult(run.name, [n for n, _ in run.inputs], outputs, xid, True, duration)
 
     def _record_failure(self, run: CellRun, error: BaseException) -> UUID | None:
-        input_ids = tuple(dict.fromkeys(eid for _, eid in run.inputs))
+        input_ids = tuple(dict.fromkeys([*(eid for _, eid in run.inputs), *run.entity_items]))
         duration = time.perf_counter() - run.t0
         xrec = self._execution_record(run, input_ids, [], [], duration, error)
         EntityRegistry.add_records([xrec], roots=[xrec.ecs_id])
@@ -698,6 +711,17 @@ def _codes_of(value: Any) -> list[types.CodeType]:
         out.append(c)
         roots.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
     return out
+
+
+def _entities_in(value: Any) -> list[Entity]:
+    """The entities directly inside a list, tuple, set or dict (each is an input version of its own)."""
+    if isinstance(value, dict):
+        items: Iterable[Any] = value.values()
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = value
+    else:
+        return []
+    return [v for v in items if isinstance(v, Entity)]
 
 
 def _size_estimate(value: Any) -> int:

@@ -102,7 +102,7 @@ def test_quickstart_shows_entity_cards_and_summary_lines(quickstart):
     card = text(cell(nb, "from ecs_notebook import Entity"))
     assert re.search(r"Student @[0-9a-f]{8} \(lineage [0-9a-f]{8}, version 1 of 1\)", card)
     summary = text(cell(nb, "%%ecs_exec analyze"))
-    assert re.search(r"^analyze: ada, threshold → report@[0-9a-f]{8} .*note@[0-9a-f]{8} · [\d.]+ ms", summary)
+    assert re.search(r"^analyze: Report, ada, threshold → report@[0-9a-f]{8} \(creation\), note@[0-9a-f]{8} \(new\) · [\d.]+ ms", summary)
     report = text(cell(nb, "report"))
     assert "Report @" in report and "derived from analyze() at" in report and "honors = False" in report
     assert re.search(r"raise_gpa: ada → ada@[0-9a-f]{8} \(mutation\)", text(cell(nb, "%%ecs_exec raise_gpa")))
@@ -115,7 +115,10 @@ def test_quickstart_versions_addresses_history_and_diff(quickstart):
     history = text(cell(nb, "%ecs_history ada"))
     assert re.search(r"^v1 ", history, re.M) and re.search(r"^v2 .*raise_gpa\(\)", history, re.M)
     assert re.search(r"^gpa\s+3\.4\s+3\.6$", text(cell(nb, "%ecs_diff first_version ada")), re.M)
-    assert "2 version(s)" in text(cell(nb, "upstream(report)"))
+    up = text(cell(nb, "upstream(report)"))
+    assert "Student Ada" in up and "threshold" in up and "Report" in up
+    stale = text(cell(nb, "%ecs_stale"))
+    assert re.search(r"^note\s+@[0-9a-f]{8}\s+analyze$", stale, re.M) and re.search(r"^report\s+@[0-9a-f]{8}\s+analyze$", stale, re.M)
 
 
 def test_quickstart_executions_explorer_and_export(quickstart):
@@ -264,3 +267,105 @@ def test_demo_runs_the_quickstart_and_writes_notebook_store_and_page(kernel_env,
     assert "3 of 3 executions" in text(cell(executed, "%ecs_executions"))
     assert (out / ".ecs_notebook" / "lineage.db").exists()
     assert_offline_page(out / "lineage.html")
+
+
+# -- data science: a real analysis, every cell recorded, against a plain run ---------------------------
+
+SUMMARY_MIME_KEY = "ecs_notebook.summary"
+
+
+def _plain_copy(nb):
+    """The same notebook without ecs_notebook: magic lines removed, lineage-only cells dropped."""
+    plain = nbformat.from_dict(json.loads(json.dumps(nb)))
+    cells = []
+    for c in plain.cells:
+        if c.cell_type != "code":
+            continue
+        if "lineage" in c.metadata.get("tags", []):
+            continue
+        lines = [ln for ln in c.source.splitlines() if not ln.startswith(("%%ecs_exec", "%load_ext ecs_notebook", "%ecs_"))]
+        c.source = "\n".join(lines)
+        cells.append(c)
+    plain.cells = cells
+    return plain
+
+
+def _shown(c) -> list:
+    """What a cell showed, without the summary line and ecs_notebook's warnings (PNG bytes: only that there is one)."""
+    out = []
+    for o in c.outputs:
+        if o.output_type == "stream":
+            kept = "".join(ln for ln in o.text.splitlines(True) if not ln.startswith("ecs_notebook:"))
+            if kept:
+                out.append((o.name, re.sub(r"ipykernel_\d+/\d+", "ipykernel", kept)))
+        elif o.output_type == "error":
+            out.append(("error", o.ename, o.evalue))
+        elif not o.get("metadata", {}).get(SUMMARY_MIME_KEY):
+            data = {k: ("<png>" if k == "image/png" else v) for k, v in o.data.items()}
+            out.append((o.output_type, data))
+    return out
+
+
+@pytest.fixture(scope="module")
+def data_science(kernel_env, tmp_path_factory):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    workdir = tmp_path_factory.mktemp("data_science")
+    recorded = run_copy("data_science.ipynb", workdir)
+    plain_dir = tmp_path_factory.mktemp("data_science_plain")
+    plain = execute(_plain_copy(nbformat.read(NOTEBOOKS / "data_science.ipynb", as_version=4)), plain_dir)
+    return recorded, plain, workdir, plain_dir
+
+
+def test_data_science_notebook_runs_every_cell_recorded_without_errors(data_science):
+    recorded, _, workdir, plain_dir = data_science
+    assert errors(recorded) == []
+    summaries = [c for c in recorded.cells if c.cell_type == "code" and c.source.startswith("%%ecs_exec")]
+    assert summaries and all(any(o.get("metadata", {}).get(SUMMARY_MIME_KEY) for o in c.outputs) for c in summaries)
+    assert not (plain_dir / ".ecs_notebook").exists()
+
+
+def test_data_science_outputs_equal_a_plain_run_of_the_same_cells(data_science):
+    recorded, plain, _, _ = data_science
+    rec_cells = [c for c in _plain_copy(recorded).cells if c.source.strip()]
+    plain_cells = [c for c in plain.cells if c.source.strip()]
+    assert [c.source for c in rec_cells] == [c.source for c in plain_cells]
+    # the recorded run's own outputs, by the same cell order (outputs are kept by _plain_copy)
+    for r, p in zip(rec_cells, plain_cells):
+        assert _shown(r) == _shown(p), f"cell {r.source.splitlines()[0]!r} showed something else when recorded"
+    figures = [o for c in recorded.cells if c.cell_type == "code" for o in c.outputs if "image/png" in o.get("data", {})]
+    assert len(figures) == 2, "the figure is shown once by the plot cell and once when %ecs_rerun re-runs it"
+
+
+def test_data_science_records_in_place_changes_and_reruns_stale_cells(data_science):
+    recorded, _, _, _ = data_science
+    assert re.search(r"clean: df → df@[0-9a-f]{8} \(changed in place\)", text(cell(recorded, "%%ecs_exec clean")))
+    assert re.search(r"scaler@[0-9a-f]{8}", text(cell(recorded, "%%ecs_exec scale")))
+    stale = text(cell(recorded, "%ecs_stale"))
+    assert re.search(r"^accuracy\s+@[0-9a-f]{8}\s+fit$", stale, re.M)
+    assert "%ecs_rerun runs: explore, split, scale, fit, confusion, plot" in stale
+    assert "re-ran 6 cell(s)" in text(cell(recorded, "%ecs_rerun"))
+    assert "Nothing is stale" in text(cell(recorded, "%ecs_stale#2"))
+    assert text(cell(recorded, "accuracy, is_stale")).strip().endswith("False)")
+
+
+RESTART_HISTORY_CELLS = [
+    "%load_ext ecs_notebook",
+    "%%ecs_exec make\nxs = [1, 2]",
+    "%%ecs_exec grow\nxs.append(len(xs) + 1)",
+    "from ecs_notebook import history\nprint(' '.join(history(xs)))",
+]
+
+
+def test_a_new_kernel_on_the_same_notebook_continues_each_variables_history(kernel_env, tmp_path, monkeypatch):
+    monkeypatch.setenv("JPY_SESSION_NAME", "analysis/restart.ipynb")  # what Jupyter gives the kernel
+    runs = []
+    for _ in range(2):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in RESTART_HISTORY_CELLS])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        execute(nb, tmp_path)
+        assert errors(nb) == []
+        runs.append(text(nb.cells[-1]).split())
+    first, second = runs
+    assert len(first) == 2 and len(second) == 4
+    assert second[:2] == first, "the second kernel's versions of xs continue the first kernel's lineage"

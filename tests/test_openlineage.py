@@ -327,3 +327,21 @@ def test_to_client_event_keeps_each_facets_own_schema():
     obj = to_client_event(fail)
     assert obj.run.facets["errorMessage"]._schemaURL == fail["run"]["facets"]["errorMessage"]["_schemaURL"]
     assert obj.job.facets["ecsNotebook_function"].codeVersion == fail["job"]["facets"]["ecsNotebook_function"]["codeVersion"]
+
+
+def test_each_notebook_variable_is_one_dataset_named_notebook_colon_variable(tmp_path, monkeypatch):
+    from ipython_shell import interactive_shell, run
+
+    with interactive_shell(tmp_path, monkeypatch) as ip:
+        ip.run_line_magic("config", "EcsNotebook.notebook = 'analysis.ipynb'")
+        ip.user_ns["__session__"] = "ignored because the option wins"
+        for cell in ("xs = [1, 2]", "total = sum(xs)", "xs.append(3)", "total = sum(xs)"):
+            assert run(ip, f"%%ecs_exec step\n{cell}").error is None
+        events = list(iter_events(PRODUCER))
+    for e in events:
+        validate(e)
+    ends = [e for e in events if e["eventType"] == "COMPLETE"]
+    names = [[d["name"] for d in e["inputs"]] + [d["name"] for d in e["outputs"]] for e in ends]
+    assert names == [["analysis.ipynb:xs"], ["analysis.ipynb:xs", "analysis.ipynb:total"], ["analysis.ipynb:xs", "analysis.ipynb:xs"], ["analysis.ipynb:xs", "analysis.ipynb:total"]]
+    versions = [d["facets"]["version"]["datasetVersion"] for d in ends[2]["inputs"] + ends[2]["outputs"]]
+    assert versions[0] != versions[1], "an in-place change is a new version of the same dataset"

@@ -1,7 +1,8 @@
 """OpenLineage export: every recorded FunctionExecution as a run (START, then COMPLETE or FAIL).
 
-A registered function is the job; each input and output entity version is a dataset named by its
-entity type and lineage (``module:Class/<lineage_id>``) with the version's ecs_id in the standard
+A registered function (or a recorded cell) is the job; each input and output entity version is a
+dataset named by its entity type and lineage (``module:Class/<lineage_id>``), and each notebook
+variable one dataset named ``<notebook>:<variable>``, with the version's ecs_id in the standard
 ``version`` facet. Events follow OpenLineage spec 2-0-2 and are written as JSON lines; with an
 openlineage-python ``client`` they are also emitted through its transport.
 
@@ -22,6 +23,7 @@ from uuid import UUID
 from .._ids import new_id
 from ..entity import UntypedEntity
 from ..records import VersionRecord
+from ..variable import Variable
 
 SPEC_VERSION = "2-0-2"
 RUN_EVENT_SCHEMA = f"https://openlineage.io/spec/{SPEC_VERSION}/OpenLineage.json#/$defs/RunEvent"
@@ -30,6 +32,8 @@ VERSION_FACET_SCHEMA = "https://openlineage.io/spec/facets/1-0-1/DatasetVersionD
 #: Our custom facets' schema (ecsNotebook_function, ecsNotebook_execution, ecsNotebook_output).
 ECS_FACETS_SCHEMA = "urn:ecs-notebook:openlineage:facets:1-0-0"
 ENTITY_DATASET = "{type}/{lineage}"
+#: A notebook variable's dataset: stable across sessions, its versions the dataset's versions.
+VARIABLE_DATASET = "{notebook}:{variable}"
 DEFAULT_NAMESPACE = "ecs_notebook"
 
 
@@ -176,10 +180,15 @@ class _Datasets:
             from ..registry import EntityRegistry
 
             rec = EntityRegistry.record(ecs_id)
-            type_path = rec.plain[0] if rec.cls is UntypedEntity else rec.type_path
+            if rec.cls is Variable:  # a notebook variable: one dataset per variable, named as users know it
+                v = rec.plain_dict()
+                name = VARIABLE_DATASET.format(notebook=v["notebook"], variable=v["name"])
+            else:
+                type_path = rec.plain[0] if rec.cls is UntypedEntity else rec.type_path
+                name = ENTITY_DATASET.format(type=type_path, lineage=rec.lineage_id)
             found = self._cache[ecs_id.int] = {
                 "namespace": self.namespace,
-                "name": ENTITY_DATASET.format(type=type_path, lineage=rec.lineage_id),
+                "name": name,
                 "facets": {"version": _facet(self.producer, VERSION_FACET_SCHEMA, datasetVersion=str(ecs_id))},
             }
         return found
