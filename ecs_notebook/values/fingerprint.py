@@ -25,6 +25,7 @@ import uuid
 from array import array
 from collections.abc import Callable
 from math import isnan as _isnan
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from xxhash import xxh3_128, xxh3_128_digest, xxh3_128_hexdigest
@@ -36,7 +37,11 @@ __all__ = ["Fingerprint", "fingerprint", "fingerprint_info", "is_identity_finger
 #: Buffers at least this large are fed to the streaming hasher directly instead of being copied.
 _BIG = 1 << 14
 #: Lists, tuples and sets at least this long try the one-pass path for items of one plain type.
-_FAST_SEQ = 16
+#: (Shorter ones of exact plain scalars are hashed as their ``repr``, which is exact for these types.)
+_FAST_SEQ = 64
+#: Types whose ``repr`` is exact and unambiguous: floats round-trip (every NaN alike, -0.0 kept), str
+#: and bytes are quoted and escaped.
+_REPR_EXACT = frozenset({str, int, float, bool, type(None), bytes})
 _NoneType = type(None)
 _pack_d = struct.Struct("<d").pack
 _pack_dd = struct.Struct("<dd").pack
@@ -174,7 +179,7 @@ def _bytes_bytes(b: bytes) -> bytes:
 
 
 _SCALARS: dict[type, Callable[[Any], bytes]] = {
-    int: lambda x: b"i%d;" % x,
+    int: lambda x: b"i%x;" % x,  # hex: not limited like decimal text of huge ints
     bool: lambda x: b"T" if x else b"F",
     float: lambda x: _NAN if _isnan(x) else b"f" + _pack_d(x),
     str: _str_bytes,
@@ -222,9 +227,27 @@ def _plain_items(items: Any, n: int) -> bytes | None:
     return None
 
 
+def _plain_repr(w: Walk, obj: Any) -> bool:
+    """Append ``repr(obj)`` of a short flat container of exact plain scalars (exact and unambiguous)."""
+    try:
+        r = repr(obj).encode("utf-8", "surrogatepass")
+    except ValueError:  # an int too long for decimal text
+        return False
+    n = len(r)
+    if n < _BIG:
+        w.buf += b"r%d;" % n + r
+    else:
+        w.buf += b"r"
+        w.data(r, n)
+    return True
+
+
 def _items(w: Walk, items: Any, n: int) -> None:
-    """Append ``n`` items in order (a one-pass path for long runs of one plain type)."""
-    if n >= _FAST_SEQ:
+    """Append ``n`` items in order (one-pass paths for short flat runs and long runs of one plain type)."""
+    if n < _FAST_SEQ:
+        if n and _REPR_EXACT.issuperset(map(type, items)) and _plain_repr(w, items):
+            return
+    else:
         plain = _plain_items(items, n)
         if plain is not None:
             w.buf += b"*"
@@ -253,7 +276,19 @@ def _tuple_body(w: Walk, obj: Any) -> None:
 
 def _dict_body(w: Walk, obj: Any) -> None:
     buf = w.buf
-    buf += b"D%d;" % len(obj)
+    n = len(obj)
+    buf += b"D%d;" % n
+    if n < _FAST_SEQ:
+        if n and _REPR_EXACT.issuperset(map(type, obj)) and _REPR_EXACT.issuperset(map(type, obj.values())) and _plain_repr(w, obj):
+            return
+    else:
+        keys = _plain_items(list(obj), n)
+        values = _plain_items(list(obj.values()), n) if keys is not None else None
+        if keys is not None and values is not None:
+            joined = keys + values
+            buf += b"*%d;" % len(keys)
+            w.data(joined, len(joined))
+            return
     scalars = _SCALARS
     for k, v in obj.items():
         f = scalars.get(type(k))
@@ -391,20 +426,46 @@ def _reduce(w: Walk, obj: Any) -> None:
         w.walk(list(part) if i in (3, 4) and part is not None else part)
 
 
+#: Per model class: (number of fields, data field names, getter of their values, header bytes).
+_MODEL_LAYOUT: dict[type, tuple[int, tuple[str, ...], Callable[[dict[str, Any]], Any], bytes]] = {}
+
+
+def _model_header(t: type, names: tuple[str, ...]) -> bytes:
+    text = repr(names).encode("utf-8", "surrogatepass")
+    return b"P" + _name_of(t) + b"%d;" % len(text) + text
+
+
+def _model_layout(t: type) -> tuple[int, tuple[str, ...], Callable[[dict[str, Any]], Any], bytes]:
+    layout = _MODEL_LAYOUT.get(t)
+    if layout is None:
+        fields = tuple(t.model_fields)  # type: ignore[attr-defined]
+        skip = META_FIELDS if issubclass(t, Entity) else frozenset()
+        names = tuple(k for k in fields if k not in skip)
+        getter = itemgetter(*names) if len(names) > 1 else (lambda d, n=names: tuple(d[k] for k in n))
+        if len(_MODEL_LAYOUT) > _MAX_CACHED:
+            _MODEL_LAYOUT.clear()
+        layout = _MODEL_LAYOUT[t] = (len(fields), names, getter, _model_header(t, names))
+    return layout
+
+
 def _enc_pydantic(w: Walk, obj: Any) -> None:
     """A pydantic model (an Entity without its identity and provenance fields) by its fields."""
     if not w.enter(obj):
         return
-    w.buf += b"P" + _name_of(type(obj))
+    t = type(obj)
     d = obj.__dict__
-    if isinstance(obj, Entity):
-        fields = [(k, v) for k, v in d.items() if k not in META_FIELDS]
-    else:
-        fields = list(d.items())
-    w.buf += b"%d;" % len(fields)
-    for k, v in fields:
-        w.buf += _str_bytes(k)
-        w.walk(v)
+    size, names, getter, header = _model_layout(t)
+    try:
+        values = getter(d) if len(d) == size else None
+    except KeyError:
+        values = None
+    if values is None:  # fields set or deleted behind pydantic's back: what __dict__ holds
+        skip = META_FIELDS if isinstance(obj, Entity) else frozenset()
+        names = tuple(k for k in d if k not in skip)
+        values = tuple(d[k] for k in names)
+        header = _model_header(t, names)
+    w.buf += header
+    _items(w, values, len(values))
     extra = getattr(obj, "__pydantic_extra__", None)
     private = getattr(obj, "__pydantic_private__", None)
     if extra or private:
