@@ -403,10 +403,10 @@ class EntityRegistryType:
 
     def _retype(self, rec: VersionRecord) -> VersionRecord:
         """A record reloaded without its class: reload it once the class is defined again."""
-        from .store.rows import resolve_class
+        from .classes import resolve_entity_class
 
         path = rec.plain[0]
-        if resolve_class(path) is None or not self._store.persistent:
+        if resolve_entity_class(path) is None or not self._store.persistent:
             return rec
         fresh = self._store.load(rec.ecs_id)
         if fresh is None:
