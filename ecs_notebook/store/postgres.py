@@ -253,6 +253,7 @@ class PostgresStore(Store):
                 self._insert(conn, kind, rows)
         except psycopg.Error as exc:
             lost = sum(len(rows) for kind, rows in self._log if kind == "versions")
+            lost_ids = self._logged_ids()
             self._log.clear()
             self._chains.clear()  # it may name rows that are not in the store now
             if conn.broken or conn.closed:
@@ -262,10 +263,16 @@ class PostgresStore(Store):
             self._lost = False
             msg = (
                 f"The lineage store {self.url} lost the open batch and could not write its {lost} earlier records "
-                f"again: {self._scrub(exc)}. Those records exist only in this session's memory now."
+                f"again: {self._scrub(exc)}. This session forgot them too."
             )
-            raise StoreError(msg) from self._cause(exc)
+            err = StoreError(msg)
+            err.lost_ids = lost_ids  # type: ignore[attr-defined]
+            raise err from self._cause(exc)
         self._lost = False
+
+    def _logged_ids(self) -> list[UUID]:
+        """ecs_ids of the versions the open batch wrote (rows hold them first)."""
+        return [row[0] for kind, rows in self._log if kind == "versions" for row in rows]
 
     def _failed(self, conn: psycopg.Connection[Any], exc: BaseException) -> str:
         """Recover from a failed statement; return what to tell about the batch's earlier records."""
@@ -409,8 +416,10 @@ class PostgresStore(Store):
                     except StoreError as exc:
                         if not self._log:
                             raise
-                        msg = f"{exc} The open batch's {lost} records exist only in this session's memory now."
-                        raise StoreError(msg) from exc.__cause__
+                        msg = f"{exc} The open batch's {lost} records were not recorded; this session forgot them too."
+                        err = StoreError(msg)
+                        err.lost_ids = getattr(exc, "lost_ids", None) or self._logged_ids()  # type: ignore[attr-defined]
+                        raise err from exc.__cause__
                     if not self._in_tx:
                         break
                     try:
@@ -427,9 +436,11 @@ class PostgresStore(Store):
                         if attempt == 1:
                             msg = (
                                 f"Could not commit the batch to store {self.url}: {self._scrub(exc)}. Its {lost} records "
-                                "exist only in this session's memory now."
+                                "were not recorded; this session forgot them too."
                             )
-                            raise StoreError(msg) from self._cause(exc)
+                            err = StoreError(msg)
+                            err.lost_ids = self._logged_ids()  # type: ignore[attr-defined]
+                            raise err from self._cause(exc)
             finally:
                 self._batch = 0
                 self._in_tx = self._lost = False
