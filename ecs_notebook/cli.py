@@ -125,6 +125,9 @@ def _history(args: argparse.Namespace) -> str:
 
 
 def _export(args: argparse.Namespace) -> str:
+    from .lineage.files import check_destination, write_atomically
+
+    check_destination(args.path)  # before reading the whole store
     if args.format == "openlineage":
         return _export_openlineage(args)
     from .registry import EntityRegistry
@@ -149,8 +152,8 @@ def _export(args: argparse.Namespace) -> str:
                 "data": enc.encode(data),
             }
         )
-    with open(args.path, "w", encoding="utf-8") as f:
-        json.dump({"store": EntityRegistry.store.url, "versions": records}, f, indent=1)
+    doc = {"store": EntityRegistry.store.url, "versions": records}
+    write_atomically(args.path, lambda f: json.dump(doc, f, indent=1))
     return f"wrote {len(records)} versions to {args.path}"
 
 

@@ -89,6 +89,7 @@ class SQLiteStore(Store):
         # other processes, go on). Groups: ("versions" | "functions", rows, ecs_ids) per write call.
         self._pending: list[tuple[str, list[Any], list[UUID]]] = []
         self._pending_rows: dict[bytes, Any] = {}  # version rows of the open batch by ecs_id
+        self._pending_cache: dict[str, bytes] = {}  # cache key -> the batch's latest execution with it
         self._conn = self._open()
 
     # -- opening ---------------------------------------------------------------------------
@@ -201,6 +202,7 @@ class SQLiteStore(Store):
             if self._batch:
                 self._pending.append(("versions", rows, [r.ecs_id for r in records]))
                 self._pending_rows.update((row[0], row) for row in rows)
+                self._pending_cache.update((row[9], row[0]) for row in rows if row[9] is not None)
                 return
             self._run_write([("versions", rows, [])])
 
@@ -247,7 +249,7 @@ class SQLiteStore(Store):
         call's and every later call's, which may build on them); the registry forgets them.
         """
         groups, self._pending = self._pending, []
-        self._pending_rows = {}
+        self._pending_rows, self._pending_cache = {}, {}
         if not groups:
             return
         try:
@@ -376,9 +378,9 @@ class SQLiteStore(Store):
         )
 
     def find_cached(self, cache_key: str) -> UUID | None:
-        for b, row in reversed(self._pending_rows.items()):
-            if row[9] == cache_key:
-                return UUID(bytes=b)
+        pending = self._pending_cache.get(cache_key)
+        if pending is not None:
+            return UUID(bytes=pending)
         row = self._query_one(
             "SELECT ecs_id FROM versions INDEXED BY versions_cache WHERE cache_key = ? ORDER BY seq DESC LIMIT 1",
             (cache_key,),
