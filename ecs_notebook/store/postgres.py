@@ -135,7 +135,7 @@ def _secrets(url: str) -> list[str]:
         password = info.partition(":")[2]
         found += [info, password, *password.split("@")]
     found += [m["password"] for m in _QUERY_PASSWORD.finditer(url)]
-    out = set()
+    out: set[str] = set()
     for p in found:
         out.update((p, unquote(p)))
     return sorted((x for x in out if len(x) >= 3), key=len, reverse=True)
