@@ -15,9 +15,20 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ecs-notebook",
         description="Inspect an ecs_notebook lineage store.",
-        epilog="STORE defaults to $ECS_NOTEBOOK_STORE, else sqlite:///.ecs_notebook/lineage.db.",
+        epilog=(
+            "STORE defaults to $ECS_NOTEBOOK_STORE, else sqlite:///.ecs_notebook/lineage.db. A store is data: "
+            "reading it never imports or runs anything it names; entities of classes not imported (--import) show untyped."
+        ),
     )
     p.add_argument("--store", "-s", metavar="URL", help="store URL (sqlite:///path.db, memory://)")
+    p.add_argument(
+        "--import",
+        dest="imports",
+        metavar="MODULE",
+        action="append",
+        default=[],
+        help="import this module of yours first, so its entity classes show typed (the store never imports anything itself)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("summary", help="counts, size and registered functions")
     ex = sub.add_parser("executions", help="list recorded executions")
@@ -44,6 +55,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .store import default_url, open_store
 
     url = args.store or default_url(extension=True)
+    for module in args.imports:  # named by the user on the command line, never by the store
+        import importlib
+
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            print(f"ecs-notebook: cannot import {module!r} (--import): {exc}", file=sys.stderr)
+            return 1
     try:
         store = open_store(url, create=False)
         from .registry import EntityRegistry
@@ -106,6 +125,9 @@ def _history(args: argparse.Namespace) -> str:
 
 
 def _export(args: argparse.Namespace) -> str:
+    from .lineage.files import check_destination, write_atomically
+
+    check_destination(args.path)  # before reading the whole store
     if args.format == "openlineage":
         return _export_openlineage(args)
     from .registry import EntityRegistry
@@ -130,8 +152,8 @@ def _export(args: argparse.Namespace) -> str:
                 "data": enc.encode(data),
             }
         )
-    with open(args.path, "w", encoding="utf-8") as f:
-        json.dump({"store": EntityRegistry.store.url, "versions": records}, f, indent=1)
+    doc = {"store": EntityRegistry.store.url, "versions": records}
+    write_atomically(args.path, lambda f: json.dump(doc, f, indent=1))
     return f"wrote {len(records)} versions to {args.path}"
 
 

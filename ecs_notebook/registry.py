@@ -11,7 +11,7 @@ from uuid import UUID
 from ._ids import new_id, short, utcnow
 from ._state import stateful
 from .entity import Entity, UntypedEntity
-from .errors import EntityNotFoundError, RegistrationError
+from .errors import EntityNotFoundError, RegistrationError, StoreError
 from .records import VersionRecord, materialize
 from .store.base import Store
 from .tree import EntityTree, Walk, build_entity_tree, walk
@@ -372,13 +372,36 @@ class EntityRegistryType:
         The store is written first: if it fails (StoreError), nothing is cached either.
         """
         roots = list(roots)
-        self._store.write(new_records, roots)
+        try:
+            self._store.write(new_records, roots)
+        except StoreError as exc:  # a lost batch (PostgreSQL): forget what the store no longer holds
+            self.forget(getattr(exc, "lost_ids", ()))
+            raise
         records = self._records
         for rec in new_records:
             records[rec.ecs_id.int] = rec
         self._roots.update(r.int for r in roots)
         for listener in self._listeners:
             listener(new_records)
+
+    def forget(self, ecs_ids: Iterable[UUID]) -> None:
+        """Drop cached records the store lost (a batch whose commit failed): the cache never runs ahead of the store.
+
+        Live trees whose current version is among them count as unregistered again (the next call
+        records them anew), and views fed by registry events are rebuilt from the store.
+        """
+        gone = {i.int for i in ecs_ids}
+        if not gone:
+            return
+        for k in gone:
+            self._records.pop(k, None)
+            self._roots.discard(k)
+        for live, root in list(self._live_roots.items()):
+            if root.ecs_id.int in gone:
+                self._live_index.pop(live, None)
+                self._live_roots.pop(live, None)
+        for hook in list(self._store_hooks):
+            hook()
 
     def on_store_change(self, hook: Callable[[], None]) -> None:
         """Call ``hook()`` whenever the registry switches to another store."""
@@ -403,10 +426,10 @@ class EntityRegistryType:
 
     def _retype(self, rec: VersionRecord) -> VersionRecord:
         """A record reloaded without its class: reload it once the class is defined again."""
-        from .store.rows import resolve_class
+        from .classes import resolve_entity_class
 
         path = rec.plain[0]
-        if resolve_class(path) is None or not self._store.persistent:
+        if resolve_entity_class(path) is None or not self._store.persistent:
             return rec
         fresh = self._store.load(rec.ecs_id)
         if fresh is None:

@@ -158,26 +158,57 @@ WRITE_ONE = """
 """
 
 
-def test_another_writer_waits_for_the_batch_and_loses_nothing(url, tmp_path):
+WRITE_WHILE_THE_BATCH_RUNS = """
+    import json, sys, time
+    from pathlib import Path
+    import ecs_notebook
+    from store_models import Item
+
+    url, in_block, done = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    ecs_notebook.connect(url)
+    deadline = time.time() + 60
+    while not in_block.exists() and time.time() < deadline:
+        time.sleep(0.01)
+    item = Item(name="from-child")
+    item.promote_to_root()  # must not wait for the other process's batch
+    done.write_text("written")
+    print(json.dumps(str(item.ecs_id)))
+"""
+
+
+def test_another_writer_is_not_blocked_while_user_code_runs_in_a_batch(url, tmp_path):
+    """Two processes on one SQLite file: a batch block running user code holds no write lock (issue 12, item 5).
+
+    The block records, then waits (its "user code") until the other process has written: a batch that
+    held the write transaction would make the child wait 30 s and fail with "database is locked".
+    """
     import subprocess
     import sys
+    import time
 
     from store_models import child_env, script_path
 
     item = Item(name="a")
     item.promote_to_root()
-    path = script_path(tmp_path, "write_one.py", WRITE_ONE)
+    path = script_path(tmp_path, "write_one.py", WRITE_WHILE_THE_BATCH_RUNS)
+    in_block, done = tmp_path / "in-block", tmp_path / "child-wrote"
+    child = subprocess.Popen(
+        [sys.executable, str(path), url, str(in_block), str(done)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(),
+    )
     with ecs_notebook.batch():
         outs = [CallableRegistry.execute("make_item", item=item, k=k) for k in range(5)]
-        child = subprocess.Popen(
-            [sys.executable, str(path), url], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=child_env()
-        )
-        try:
-            child.wait(timeout=1.0)
-        except subprocess.TimeoutExpired:
-            pass  # waiting for the batch's write lock, as expected
-    stdout, stderr = child.communicate(timeout=60)
+        in_block.write_text("recording done, user code runs")
+        deadline = time.time() + 90
+        while not done.exists() and child.poll() is None and time.time() < deadline:
+            time.sleep(0.01)  # the block's user code: still inside the batch
+        wrote_inside = done.exists()
+    stdout, stderr = child.communicate(timeout=90)
     assert child.returncode == 0, stderr
+    assert wrote_inside, "the other process wrote while this batch block was still running"
     child_id = json.loads(stdout.strip().splitlines()[-1])
     ecs_notebook.connect(url)
     assert get(f"@{child_id}.name") == "from-child"
@@ -190,22 +221,112 @@ def _fill_disk(store, spare_pages: int = 0) -> None:
     conn.execute(f"PRAGMA max_page_count = {pages + spare_pages}")
 
 
-def test_a_failed_write_inside_a_batch_keeps_what_the_batch_recorded_before(url):
+class CommitFailure:
+    """Makes the next batch commit of the current store fail like a full disk, until ``off()``.
+
+    SQLite: the file may not grow by more than a few pages (a big record does not fit). PostgreSQL:
+    a deferred constraint trigger raises at COMMIT while a flag row exists.
+    """
+
+    def __init__(self, kind: str, url: str) -> None:
+        self.kind, self.url = kind, url
+        store = EntityRegistry.store
+        if kind == "sqlite":
+            _fill_disk(store, spare_pages=4)
+        else:
+            self._sql(
+                """
+                CREATE TABLE doom (flag int);
+                INSERT INTO doom VALUES (1);
+                CREATE FUNCTION doom_check() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN
+                    IF EXISTS (SELECT 1 FROM doom) THEN RAISE EXCEPTION 'could not extend file: No space left on device'; END IF;
+                    RETURN NULL;
+                END $$;
+                CREATE CONSTRAINT TRIGGER doom_at_commit AFTER INSERT ON versions DEFERRABLE INITIALLY DEFERRED
+                    FOR EACH ROW EXECUTE FUNCTION doom_check();
+                """
+            )
+
+    def _sql(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(sql)
+
+    def off(self) -> None:
+        store = EntityRegistry.store
+        if self.kind == "sqlite":
+            store._conn.execute("PRAGMA max_page_count = 1073741823")
+        else:
+            self._sql("DELETE FROM doom")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_kind(request, tmp_path):
+    from pg_support import fresh_schema
+
+    if request.param == "postgres":
+        with fresh_schema("batch") as u:
+            ecs_notebook.connect(u)
+            register_functions()
+            yield "postgres", u
+        return
+    u = sqlite_url(tmp_path / "lineage.db")
+    ecs_notebook.connect(u)
+    register_functions()
+    yield "sqlite", u
+
+
+def test_a_failed_batch_commit_leaves_the_registry_as_the_store(store_kind):
+    """Disk full at a batch's commit: StoreError, and this session forgets what did not land (issue 12, item 4)."""
+    kind, url = store_kind
+    kept = Item(name="kept before the batch")
+    kept.promote_to_root()
+    failure = CommitFailure(kind, url)
+    ids = []
+    try:
+        with pytest.raises(StoreError, match="batch"), ecs_notebook.batch():
+            small = Item(name="small")
+            small.promote_to_root()
+            big = Item(name="x" * 300_000)
+            big.promote_to_root()
+            out = CallableRegistry.execute("make_item", item=big, k=1)
+            ids = [small.ecs_id, big.ecs_id, out.ecs_id, out.derived_from_execution_id]
+    finally:
+        failure.off()
+    in_memory = [EntityRegistry.has(i) for i in ids]
+    assert not all(in_memory), "the failed commit lost records"
+    assert EntityRegistry.has(kept.ecs_id)
+    other = open_store(url)  # another connection: what the store holds
+    try:
+        assert [other.load(i) is not None for i in ids] == in_memory, "the registry holds exactly what the store holds"
+    finally:
+        other.close()
+    # The next call uses the entity whose version was lost: what it records refers only to stored versions.
+    again = CallableRegistry.execute("make_item", item=big, k=2)
+    execution = again.derived_from_execution_id
+    ecs_notebook.connect(url)  # a fresh session
+    inputs = get(f"@{execution}").input_entity_ids
+    assert inputs and all(EntityRegistry.has(i) for i in inputs), "no execution refers to a version that is not stored"
+    assert get(f"@{again.ecs_id}.value") == 2
+    if kind == "sqlite":
+        assert in_memory == [True, False, False, False], "the writes before the failed one were kept"
+
+
+def test_a_batch_that_fails_part_way_keeps_its_earlier_writes(url):
+    """SQLite: when the batch's one transaction fails, its writes land one by one up to the first that cannot."""
     store = EntityRegistry.store
-    before = []
     _fill_disk(store, spare_pages=4)
     try:
-        with ecs_notebook.batch():
+        with pytest.raises(StoreError, match="first 3 writes were recorded"), ecs_notebook.batch():
+            smalls = []
             for k in range(3):
                 small = Item(name=f"small{k}")
                 small.promote_to_root()
-                before.append(small.ecs_id)
-            with pytest.raises(StoreError):
-                Item(name="x" * 300_000).promote_to_root()
-            after = Item(name="after")
-            after.promote_to_root()
-            before.append(after.ecs_id)
+                smalls.append(small.ecs_id)
+            Item(name="x" * 300_000).promote_to_root()
     finally:
         store._conn.execute("PRAGMA max_page_count = 1073741823")
     ecs_notebook.connect(url)
-    assert [get(f"@{i}.name") for i in before] == ["small0", "small1", "small2", "after"]
+    assert [get(f"@{i}.name") for i in smalls] == ["small0", "small1", "small2"]

@@ -119,7 +119,12 @@ def test_show_prints_the_addressed_value(recorded, tmp_path, capsys):
     assert run_inline(capsys, "show", f"@{recorded['v2']}.courses.1.credits", store=url).stdout.strip() == "4"
     whole = run_cli(tmp_path, "show", f"@{recorded['v2'].upper()}", store=url)
     assert whole.returncode == 0, whole.stderr
-    assert "Student(" in whole.stdout and "Grace" in whole.stdout
+    assert "type_path='store_models:Student'" in whole.stdout and "Grace" in whole.stdout, "the store imports nothing"
+    typed = run_cli(tmp_path, "--import", "store_models", "show", f"@{recorded['v2'].upper()}", store=url)
+    assert typed.returncode == 0, typed.stderr
+    assert typed.stdout.startswith("Student(") and "Grace" in typed.stdout, "--import defines the classes"
+    missing = run_cli(tmp_path, "--import", "no_such_module_xyz", "summary", store=url)
+    assert missing.returncode == 1 and "no_such_module_xyz" in missing.stderr and "Traceback" not in missing.stderr
     ghost = run_cli(tmp_path, "show", f"@{recorded['ghost']}.label", store=url)  # untyped in that process
     assert ghost.stdout.strip() == "'only-in-the-notebook'", "untyped entities are navigable too"
 

@@ -184,10 +184,17 @@ def test_pydantic_model_round_trips_as_its_class():
     assert back == p
 
 
-def test_pydantic_model_whose_class_is_gone_keeps_its_data():
+def test_pydantic_model_defined_in_this_process_is_found_without_importing_its_module():
     Ghost = create_model("GhostModel", __module__="no_such_module_here", a=(int, ...))
     back = roundtrip(Ghost(a=3))
-    assert back == {"a": 3}
+    assert back == Ghost(a=3)
+
+
+def test_pydantic_model_whose_class_is_gone_keeps_its_data():
+    Ghost = create_model("GhostModel", __module__="no_such_module_here", a=(int, ...))
+    stored = Encoder().encode(Ghost(a=3))
+    stored["c"] = "no_such_module_here:NeverDefinedModel"
+    assert decode(stored) == {"a": 3}
 
 
 # -- numpy ------------------------------------------------------------------------------------

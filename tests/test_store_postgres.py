@@ -204,10 +204,10 @@ def test_the_store_never_shows_its_password(url):
     try:
         for text in (store.url, store.describe(), repr(store)):
             assert f":{parts.password}@" not in text
-            assert ":***@" in text
+            assert "://***@" in text
     finally:
         store.close()
-    assert redact_url("postgres://u:p%40ss@h/db?password=x&sslmode=require") == "postgres://u:***@h/db?password=***&sslmode=require"
+    assert redact_url("postgres://u:p%40ss@h/db?password=x&sslmode=require") == "postgres://***@h/db?password=***&sslmode=require"
 
 
 # -- batches ---------------------------------------------------------------------------------------
@@ -598,4 +598,51 @@ def test_the_cli_reads_a_postgres_store_without_showing_the_password(store, url,
     out = capsys.readouterr().out
     assert "executions 1" in " ".join(out.split())
     assert f":{urlsplit(url).password}@" not in out
-    assert ":***@" in out
+    assert "://***@" in out
+
+
+# -- redaction of URLs whose password holds reserved characters (issue 12, item 6) -----------------
+
+REDACTED = [
+    ("postgresql://alice:p@ss:Sup3rS3cret@127.0.0.1:1/db", "postgresql://***@127.0.0.1:1/db"),
+    ("postgresql://ada:s3cret@db.example:5432/lineage", "postgresql://***@db.example:5432/lineage"),
+    ("postgres://u:p%40ss@h/db?password=x&sslmode=require", "postgres://***@h/db?password=***&sslmode=require"),
+    ("postgresql://only-user@h/db", "postgresql://***@h/db"),
+    ("postgresql://h/db", "postgresql://h/db"),
+    ("postgresql://a:b/c@h/db", "postgresql://***@h/db"),
+]
+
+
+@pytest.mark.parametrize(("url", "shown"), REDACTED, ids=[u for u, _ in REDACTED])
+def test_redact_url_hides_everything_between_the_scheme_and_the_last_at(url, shown):
+    assert redact_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://alice:p@ss:Sup3rS3cret@127.0.0.1:1/db",
+        "postgresql://alice:Sup3rS3cret@p@127.0.0.1:1/db",
+        "postgresql://alice:Sup3rS3cret@[::1/db",
+    ],
+)
+def test_a_password_with_an_unencoded_at_never_shows(url):
+    """No message, repr, args, chained exception or traceback holds any part of the password; no text is garbled."""
+    import traceback
+
+    pytest.importorskip("psycopg")
+    with pytest.raises(StoreError) as info:
+        ecs_notebook.connect(url)
+    chain, exc = [], info.value
+    while exc is not None:
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    texts = [str(e) + repr(e) + repr(e.args) for e in chain]
+    texts.append("".join(traceback.format_exception(info.value)))
+    for t in texts:
+        for part in ("Sup3rS3cret", "S3cret", "p@ss", "ss:Sup"):
+            assert part not in t, t
+    message = str(info.value)
+    assert "\n" not in message.strip()
+    assert "postgresql://***@" in message, message
+    assert "PostgreSQL" in message and "postgresql://user:password@host:port/database" in message or "%40" in message, message

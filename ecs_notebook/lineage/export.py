@@ -9,6 +9,7 @@ from typing import Any
 
 import networkx as nx
 
+from .files import check_destination, write_atomically
 from .graph import default_graph
 from .queries import check_direction, downstream, resolve_id, upstream
 
@@ -41,14 +42,17 @@ def _detail(node: str, attrs: dict[str, Any]) -> str:
 
 
 def to_json(path: str | os.PathLike[str], target: Any = None, depth: int | None = None, direction: str = "both") -> Path:
-    """Write the lineage (or the part around ``target``) as node-link JSON; returns the path."""
+    """Write the lineage (or the part around ``target``) as node-link JSON; returns the path.
+
+    The file is replaced only once complete; the store's own files are refused (StoreError).
+    """
+    check_destination(path)
     g = select(target, depth, direction)
     data = nx.node_link_data(g, edges="links")
     data["nodes"] = sorted(data["nodes"], key=lambda n: n["id"])
     data["links"] = sorted(data["links"], key=lambda e: (e["source"], e["target"], e.get("kind", ""), e.get("key", 0)))
-    out = Path(path)
-    out.write_text(json.dumps(data, indent=1, default=str), encoding="utf-8")
-    return out
+    text = json.dumps(data, indent=1, default=str)
+    return write_atomically(path, lambda f: f.write(text))
 
 
 def to_html(
@@ -62,8 +66,9 @@ def to_html(
 
     Built with pyvis (``cdn_resources="in_line"``) on a template of ours (pyvis' own pulls
     Bootstrap from a CDN). Entity data is embedded as JSON and displayed as text only. Nothing
-    but ``path`` is written.
+    but ``path`` is written (replaced only once complete; the store's own files are refused).
     """
+    check_destination(path)
     import pyvis
     from jinja2 import ChoiceLoader, Environment, FileSystemLoader
     from pyvis.network import Network
@@ -100,6 +105,4 @@ def to_html(
     html = env.get_template("lineage.html").render(
         nodes=net.nodes, edges=net.edges, options=options, heading=title, bgcolor="#ffffff", width="100%", height="100vh"
     )
-    out = Path(path)
-    out.write_text(html, encoding="utf-8")
-    return out
+    return write_atomically(path, lambda f: f.write(html))

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from .._ids import new_id
 from ..entity import UntypedEntity
 from ..records import VersionRecord
 from ..variable import Variable
@@ -67,21 +66,18 @@ def to_openlineage(
     Returns:
         The path written.
     """
-    out = Path(path)
+    from .files import write_atomically
+
     producer = producer or default_producer()
-    tmp = out.with_name(f".{out.name}.{new_id().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            for event in iter_events(producer, namespace, executions):
-                f.write(json.dumps(event, separators=(",", ":")))
-                f.write("\n")
-                if client is not None:
-                    client.emit(to_client_event(event))
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return out
+
+    def write(f: Any) -> None:
+        for event in iter_events(producer, namespace, executions):
+            f.write(json.dumps(event, separators=(",", ":")))
+            f.write("\n")
+            if client is not None:
+                client.emit(to_client_event(event))
+
+    return write_atomically(path, write)
 
 
 def iter_events(

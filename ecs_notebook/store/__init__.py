@@ -74,11 +74,20 @@ def batch() -> Iterator[Store]:
     """Group the records of every call in the block into one transaction.
 
     Durable when the block exits; an exception in the block still commits what was recorded
-    before it.
+    before it. The SQLite store keeps the batch in memory and writes it when the block exits, so
+    the code inside the block never holds the file's write lock. If that commit fails, StoreError is
+    raised and the session forgets the records that did not land (the in-memory registry never runs
+    ahead of the store).
     """
+    from ..registry import EntityRegistry
+
     store = current_store()
     store.begin_batch()
     try:
         yield store
     finally:
-        store.end_batch()
+        try:
+            store.end_batch()
+        except StoreError as exc:
+            EntityRegistry.forget(getattr(exc, "lost_ids", ()))
+            raise

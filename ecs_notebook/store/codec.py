@@ -16,6 +16,7 @@ tag                value
 ``dict``           list of ``[key, value]`` pairs (non-string keys, or a user key named ``$t``)
 ``enum``           class path + encoded value
 ``model``          class path + ``model_dump(mode="json")`` (a non-entity pydantic model)
+``slots``          a count of child entities
 ``ndarray``        base64 of ``numpy.save(..., allow_pickle=False)`` (``.npy``)
 ``dataframe``      ``DataFrame.to_json(orient="table")`` (JSON Table Schema, keeps dtypes/index)
 ``series``         ``Series.to_json(orient="table")``
@@ -24,13 +25,18 @@ tag                value
 ``unstorable``     type name, ``repr`` and SHA-256 fingerprint of the repr; reloads as an
                    :class:`UnstorableValue` placeholder
 =================  ========================================================================
+
+Stored data is never trusted (a store is data, safe to open from anyone): decoding never imports a
+module or calls anything a row names. A class path is looked up among the classes already defined in
+this process (:func:`ecs_notebook.classes.resolve_class`); an enum member is looked up, never made
+by calling the class; an unknown class keeps the raw value. A malformed value raises
+:class:`ValueError` (the stores report it as a ``StoreError`` naming the version).
 """
 
 from __future__ import annotations
 
 import base64
 import enum
-import importlib
 import io
 import math
 import warnings
@@ -41,26 +47,18 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from ..classes import NO_MEMBER, enum_member, resolve_class
 from ..tree import SLOT, FrozenSetTemplate, SetTemplate
 from ..typeinfo import UnstorableValue
 from ..variable import StoredValue
 
-__all__ = ["Encoder", "UnstorableValue", "decode", "import_path", "type_path"]
+__all__ = ["Encoder", "UnstorableValue", "decode", "type_path"]
 
 T = "$t"
 
 
 def type_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
-
-
-def import_path(path: str) -> Any:
-    """Import ``module:qualname``; raise ImportError/AttributeError when it is not there."""
-    module, _, qual = path.partition(":")
-    obj: Any = importlib.import_module(module)
-    for part in qual.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 class Encoder:
@@ -192,8 +190,12 @@ def _has_surrogate(s: str) -> bool:
     return False
 
 
+#: Most child entities one stored list may count (a bound, so a hostile count cannot exhaust memory).
+MAX_SLOTS = 1 << 24
+
+
 def decode(v: Any) -> Any:
-    """Inverse of Encoder.encode."""
+    """Inverse of Encoder.encode. Raises ValueError (or TypeError) on a malformed value; never runs stored code."""
     t = type(v)
     if t is list:
         return [decode(x) for x in v]
@@ -202,43 +204,111 @@ def decode(v: Any) -> Any:
     tag = v.get(T)
     if tag is None:
         return {k: decode(x) for k, x in v.items()}
-    return _DECODERS[tag](v)
+    decoder = _DECODERS.get(tag) if type(tag) is str else None
+    if decoder is None:
+        msg = f"unknown value tag {str(tag)[:40]!r}"
+        raise ValueError(msg)
+    return decoder(v)
 
 
 def _decode_model(v: dict[str, Any]) -> Any:
+    data = v.get("v")
+    cls = resolve_class(v.get("c"), "model")
+    if cls is None:  # no such model defined in this process: keep the data
+        return data
     try:
-        cls = import_path(v["c"])
-        return cls.model_validate(v["v"])
-    except Exception:  # the class is gone: keep the data
-        return v["v"]
+        return cls.model_validate(data)  # type: ignore[attr-defined]
+    except Exception:  # the class changed since: keep the data
+        return data
 
 
 def _decode_enum(v: dict[str, Any]) -> Any:
     value = decode(v["v"])
-    try:
-        return import_path(v["c"])(value)
-    except Exception:
+    cls = resolve_class(v["c"], "enum")
+    if cls is None:  # no such enum defined in this process (or the path names something else)
         return value
+    member = enum_member(cls, value)  # type: ignore[arg-type]
+    return value if member is NO_MEMBER else member
+
+
+def _decode_slots(v: dict[str, Any]) -> list[Any]:
+    n = v["n"]
+    if type(n) is not int or not 0 <= n <= MAX_SLOTS:
+        msg = f"bad child count {str(n)[:40]!r}"
+        raise ValueError(msg)
+    return [SLOT] * n
 
 
 def _decode_ndarray(v: dict[str, Any]) -> Any:
     import numpy as np
+    from numpy.lib import format as npy
 
-    return np.load(io.BytesIO(base64.b64decode(v["v"])), allow_pickle=False)
+    raw = base64.b64decode(v["v"], validate=True)
+    buf = io.BytesIO(raw)
+    # The header says how many bytes follow: check it before numpy allocates the array.
+    major, _minor = npy.read_magic(buf)
+    reader = npy.read_array_header_1_0 if major == 1 else npy.read_array_header_2_0
+    shape, _fortran, dtype = reader(buf)
+    if dtype.hasobject:
+        msg = "an object array (it would need unpickling)"
+        raise ValueError(msg)
+    if math.prod(shape) * dtype.itemsize != len(raw) - buf.tell():
+        msg = f"an array of shape {shape} does not fit its {len(raw) - buf.tell()} stored bytes"
+        raise ValueError(msg)
+    return np.load(io.BytesIO(raw), allow_pickle=False)
+
+
+def _decode_unstorable(v: dict[str, Any]) -> UnstorableValue:
+    c, r, fp = v["c"], v["r"], v["fp"]
+    if not (type(c) is str and type(r) is str and type(fp) is str):
+        msg = "a placeholder of an unstorable value whose fields are not text"
+        raise ValueError(msg)
+    return UnstorableValue(c, r, fp)
+
+
+def _decode_stored_value(v: dict[str, Any]) -> StoredValue:
+    """A recorded variable's value handle; its data stays in codec form until the value is asked for."""
+    c, fp, summary, by_identity = v["c"], v["fp"], v["s"], v.get("i", False)
+    if not (type(c) is str and type(fp) is str and type(summary) is str and type(by_identity) is bool):
+        msg = "a stored variable value whose fields are not of the expected types"
+        raise ValueError(msg)
+    return StoredValue(c, fp, summary, v.get("v"), by_identity)
+
+
+def _pairs(v: Any) -> list[Any]:
+    if type(v) is not list:
+        msg = f"expected a list, got {type(v).__name__}"
+        raise ValueError(msg)
+    return v
+
+
+def _hashable(v: Any) -> Any:
+    hash(v)  # a set item: TypeError now rather than when the set is filled
+    return v
+
+
+def _text(v: Any) -> str:
+    if type(v) is not str:
+        msg = f"expected text, got {type(v).__name__}"
+        raise ValueError(msg)
+    return v
 
 
 def _decode_frame(v: dict[str, Any], series: bool) -> Any:
     import pandas as pd
 
+    text = _text(v["v"])  # read from memory only: pandas would open a path or URL given as a string
     if v.get("o") == "split":
-        frame = pd.read_json(io.StringIO(v["v"]), orient="split")
-        for col, dtype in zip(frame.columns, v.get("dt", [])):
+        frame = pd.read_json(io.StringIO(text), orient="split")
+        for col, dtype in zip(frame.columns, _pairs(v.get("dt", []))):
+            if type(dtype) is not str:
+                continue
             try:
                 frame[col] = frame[col].astype(dtype)
             except (TypeError, ValueError):
                 pass
         return frame
-    frame = pd.read_json(io.StringIO(v["v"]), orient="table")
+    frame = pd.read_json(io.StringIO(text), orient="table")
     if not series:
         return frame
     out = frame.iloc[:, 0]
@@ -248,29 +318,29 @@ def _decode_frame(v: dict[str, Any], series: bool) -> Any:
 
 
 _DECODERS: dict[str, Any] = {
-    "uuid": lambda v: UUID(hex=v["v"]),
+    "uuid": lambda v: UUID(hex=_text(v["v"])),
     "slot": lambda v: SLOT,
-    "slots": lambda v: [SLOT] * v["n"],
-    "settpl": lambda v: SetTemplate(decode(x) for x in v["v"]),
-    "fsettpl": lambda v: FrozenSetTemplate(decode(x) for x in v["v"]),
-    "tuple": lambda v: tuple(decode(x) for x in v["v"]),
-    "set": lambda v: {decode(x) for x in v["v"]},
-    "frozenset": lambda v: frozenset(decode(x) for x in v["v"]),
-    "dict": lambda v: {decode(k): decode(x) for k, x in v["v"]},
-    "float": lambda v: float(v["v"]),
-    "datetime": lambda v: datetime.fromisoformat(v["v"]),
-    "date": lambda v: date.fromisoformat(v["v"]),
-    "time": lambda v: time.fromisoformat(v["v"]),
-    "timedelta": lambda v: timedelta(*v["v"]) if isinstance(v["v"], list) else timedelta(seconds=v["v"]),
-    "decimal": lambda v: Decimal(v["v"]),
-    "bytes": lambda v: base64.b64decode(v["v"]),
-    "complex": lambda v: complex(*v["v"]),
+    "slots": _decode_slots,
+    "settpl": lambda v: SetTemplate(_hashable(decode(x)) for x in _pairs(v["v"])),
+    "fsettpl": lambda v: FrozenSetTemplate(_hashable(decode(x)) for x in _pairs(v["v"])),
+    "tuple": lambda v: tuple(decode(x) for x in _pairs(v["v"])),
+    "set": lambda v: {decode(x) for x in _pairs(v["v"])},
+    "frozenset": lambda v: frozenset(decode(x) for x in _pairs(v["v"])),
+    "dict": lambda v: {decode(k): decode(x) for k, x in _pairs(v["v"])},
+    "float": lambda v: float(_text(v["v"])),
+    "datetime": lambda v: datetime.fromisoformat(_text(v["v"])),
+    "date": lambda v: date.fromisoformat(_text(v["v"])),
+    "time": lambda v: time.fromisoformat(_text(v["v"])),
+    "timedelta": lambda v: timedelta(*_pairs(v["v"])) if isinstance(v["v"], list) else timedelta(seconds=v["v"]),
+    "decimal": lambda v: Decimal(_text(v["v"])),
+    "bytes": lambda v: base64.b64decode(_text(v["v"]), validate=True),
+    "complex": lambda v: complex(*(float(x) for x in _pairs(v["v"]))),
     "enum": _decode_enum,
     "model": _decode_model,
     "ndarray": _decode_ndarray,
     "dataframe": lambda v: _decode_frame(v, False),
     "series": lambda v: _decode_frame(v, True),
-    "unstorable": lambda v: UnstorableValue(v["c"], v["r"], v["fp"]),
-    "value": lambda v: StoredValue(str(v["c"]), str(v["fp"]), str(v["s"]), v["v"], bool(v.get("i", False))),
-    "str": lambda v: base64.b64decode(v["v"]).decode("utf-8", "surrogatepass"),
+    "unstorable": _decode_unstorable,
+    "value": _decode_stored_value,
+    "str": lambda v: base64.b64decode(_text(v["v"]), validate=True).decode("utf-8", "surrogatepass"),
 }

@@ -97,27 +97,48 @@ def _values_sql(n: int) -> str:
 
 # -- URLs without secrets ----------------------------------------------------------------------
 
-_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:@/?#]*):(?P<password>[^@/?#]*)@")
 _QUERY_PASSWORD = re.compile(r"(?P<key>[?&]password=)(?P<password>[^&#]*)")
 
 
+def _userinfo_span(url: str) -> tuple[int, int] | None:
+    """Where the user info lies in ``url``: from after ``://`` to the last ``@`` (None: there is none).
+
+    The last ``@``, not the first: a password with an unencoded ``@`` must not end the redaction early.
+    """
+    start = url.find("://")
+    if start < 0:
+        return None
+    end = url.rfind("@")
+    return (start + 3, end) if end > start + 2 else None
+
+
 def redact_url(url: str) -> str:
-    """``url`` with its password (in the user info or the query) replaced by ``***``.
+    """``url`` with everything between ``://`` and the last ``@`` (user and password), and a query password, as ``***``.
+
+    Positions, never substring replacement: no other text of the URL changes.
 
     >>> redact_url("postgresql://ada:s3cret@db.example:5432/lineage")
-    'postgresql://ada:***@db.example:5432/lineage'
+    'postgresql://***@db.example:5432/lineage'
     """
-    url = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url, count=1)
+    span = _userinfo_span(url)
+    if span is not None:
+        url = url[: span[0]] + "***" + url[span[1] :]
     return _QUERY_PASSWORD.sub(lambda m: f"{m['key']}***", url)
 
 
 def _secrets(url: str) -> list[str]:
-    """Every spelling of the URL's passwords that an error message could echo, longest first."""
-    found = [m["password"] for m in (_USERINFO.match(url), *_QUERY_PASSWORD.finditer(url)) if m and m["password"]]
-    out = {url} if found else set()
+    """Texts whose presence in a server's message means it quotes a secret: withheld then, never edited."""
+    found: list[str] = []
+    span = _userinfo_span(url)
+    if span is not None:
+        info = url[span[0] : span[1]]
+        password = info.partition(":")[2]
+        found += [info, password, *password.split("@")]
+    found += [m["password"] for m in _QUERY_PASSWORD.finditer(url)]
+    out: set[str] = set()
     for p in found:
         out.update((p, unquote(p)))
-    return sorted((s for s in out if s), key=len, reverse=True)
+    return sorted((x for x in out if len(x) >= 3), key=len, reverse=True)
 
 
 class PostgresStore(Store):
@@ -167,18 +188,18 @@ class PostgresStore(Store):
     # -- connecting ------------------------------------------------------------------------
 
     def _scrub(self, exc: BaseException) -> str:
-        """The reason an error gives, on one line, without the URL's password."""
+        """The reason an error gives, on one line; withheld as a whole when it quotes any part of the password."""
         diag = getattr(exc, "diag", None)
         primary = getattr(diag, "message_primary", None) if diag is not None else None
         text = " ".join((primary or str(exc)).split())
-        for secret in self._secret_list:
-            text = text.replace(secret, self.url if secret == self._conninfo else "***")
+        if any(secret in text for secret in self._secret_list) or (self._conninfo and self._conninfo in text):
+            return "the reason is withheld because it quotes the URL's password"
         return text
 
     def _cause(self, exc: BaseException) -> BaseException | None:
-        """The exception to chain, unless its own message shows a password."""
+        """The exception to chain, unless its own message shows any part of the password."""
         text = str(exc)
-        return None if any(secret in text for secret in self._secret_list) else exc
+        return None if any(secret in text for secret in self._secret_list) or self._conninfo in text else exc
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
@@ -187,6 +208,13 @@ class PostgresStore(Store):
         except ImportError as exc:
             msg = "The postgresql:// store needs psycopg 3: pip install 'ecs-notebook[postgres]' (or 'psycopg[binary]>=3.1')."
             raise StoreError(msg) from exc
+        span = _userinfo_span(self._conninfo)
+        if span is not None and "@" in self._conninfo[span[0] : span[1]]:
+            msg = (
+                f"Cannot connect to the PostgreSQL lineage store {self.url}: its user name or password holds an unencoded "
+                "'@'. Percent-encode it as %40 (postgresql://user:p%40ss@host:port/database)."
+            )
+            raise StoreError(msg)
         try:
             given = conninfo_to_dict(self._conninfo)
             extra: dict[str, Any] = {}
@@ -253,6 +281,7 @@ class PostgresStore(Store):
                 self._insert(conn, kind, rows)
         except psycopg.Error as exc:
             lost = sum(len(rows) for kind, rows in self._log if kind == "versions")
+            lost_ids = self._logged_ids()
             self._log.clear()
             self._chains.clear()  # it may name rows that are not in the store now
             if conn.broken or conn.closed:
@@ -262,10 +291,16 @@ class PostgresStore(Store):
             self._lost = False
             msg = (
                 f"The lineage store {self.url} lost the open batch and could not write its {lost} earlier records "
-                f"again: {self._scrub(exc)}. Those records exist only in this session's memory now."
+                f"again: {self._scrub(exc)}. This session forgot them too."
             )
-            raise StoreError(msg) from self._cause(exc)
+            err = StoreError(msg)
+            err.lost_ids = lost_ids  # type: ignore[attr-defined]
+            raise err from self._cause(exc)
         self._lost = False
+
+    def _logged_ids(self) -> list[UUID]:
+        """ecs_ids of the versions the open batch wrote (rows hold them first)."""
+        return [row[0] for kind, rows in self._log if kind == "versions" for row in rows]
 
     def _failed(self, conn: psycopg.Connection[Any], exc: BaseException) -> str:
         """Recover from a failed statement; return what to tell about the batch's earlier records."""
@@ -409,8 +444,10 @@ class PostgresStore(Store):
                     except StoreError as exc:
                         if not self._log:
                             raise
-                        msg = f"{exc} The open batch's {lost} records exist only in this session's memory now."
-                        raise StoreError(msg) from exc.__cause__
+                        msg = f"{exc} The open batch's {lost} records were not recorded; this session forgot them too."
+                        err = StoreError(msg)
+                        err.lost_ids = getattr(exc, "lost_ids", None) or self._logged_ids()  # type: ignore[attr-defined]
+                        raise err from exc.__cause__
                     if not self._in_tx:
                         break
                     try:
@@ -427,9 +464,11 @@ class PostgresStore(Store):
                         if attempt == 1:
                             msg = (
                                 f"Could not commit the batch to store {self.url}: {self._scrub(exc)}. Its {lost} records "
-                                "exist only in this session's memory now."
+                                "were not recorded; this session forgot them too."
                             )
-                            raise StoreError(msg) from self._cause(exc)
+                            err = StoreError(msg)
+                            err.lost_ids = self._logged_ids()  # type: ignore[attr-defined]
+                            raise err from self._cause(exc)
             finally:
                 self._batch = 0
                 self._in_tx = self._lost = False

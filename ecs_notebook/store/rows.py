@@ -12,11 +12,13 @@ from uuid import UUID
 from pydantic import TypeAdapter
 from pydantic_core import to_json as _to_json
 
-from ..entity import ENTITY_CLASSES, Entity, UntypedEntity
+from ..classes import resolve_entity_class
+from ..entity import Entity, UntypedEntity
+from ..errors import StoreError
 from ..records import EXECUTION_TYPE, VersionRecord
-from ..tree import SLOT
+from ..tree import SLOT, FrozenSetTemplate, SetTemplate
 from ..typeinfo import class_info
-from .codec import Encoder, decode, import_path
+from .codec import Encoder, decode
 
 # ensure_ascii keeps lone surrogates (file names from os.fsdecode) as \\ud8xx escapes SQLite can store.
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, check_circular=False).encode
@@ -250,6 +252,17 @@ def _has_slot(v: Any) -> bool:
     return False
 
 
+def _count_slots(v: Any) -> int:
+    if v is SLOT:
+        return 1
+    t = type(v)  # the containers tree.fill_template fills
+    if t is list or t is tuple or t is SetTemplate or t is FrozenSetTemplate:
+        return sum(map(_count_slots, v))
+    if t is dict:
+        return sum(map(_count_slots, v.values()))
+    return 0
+
+
 def _fields_of(rec: VersionRecord) -> dict[str, Any]:
     """Every field of a record by name (an untyped record's untyped_data)."""
     if rec.cls is UntypedEntity:
@@ -262,15 +275,11 @@ def _fields_of(rec: VersionRecord) -> dict[str, Any]:
 
 
 def resolve_class(path: str) -> type[Entity] | None:
-    """The entity class of a stored type path, or None when it cannot be imported."""
-    cls = ENTITY_CLASSES.get(path)
-    if cls is not None:
-        return cls
-    try:
-        obj = import_path(path)
-    except Exception:
-        return None
-    return obj if isinstance(obj, type) and issubclass(obj, Entity) else None
+    """The entity class of a stored type path among those defined in this process, or None.
+
+    Never imports: a store is data, and the path a row names is not trusted.
+    """
+    return resolve_entity_class(path)
 
 
 def _uuid(b: bytes | None) -> UUID | None:
@@ -282,9 +291,34 @@ def _ids(texts: list[str] | None) -> tuple[UUID, ...]:
 
 
 def decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> VersionRecord:
-    """Rebuild a VersionRecord from its row; ``load_base(id)`` gives the record a delta builds on."""
+    """Rebuild a VersionRecord from its row; ``load_base(id)`` gives the record a delta builds on.
+
+    A row that cannot be read (damaged, or edited by hand) raises StoreError naming the version.
+    Nothing a row names is imported or called (see ``codec``).
+    """
+    try:
+        return _decode_record(row, load_base)
+    except StoreError:
+        raise
+    except Exception as exc:
+        try:
+            which = str(UUID(bytes=bytes(row[0])))
+        except Exception:
+            which = "with a malformed id"
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        msg = (
+            f"Stored version {which} cannot be read ({reason}). The store was damaged or edited by something "
+            "other than ecs_notebook; its other versions are unaffected."
+        )
+        raise StoreError(msg) from None
+
+
+def _decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> VersionRecord:
     ecs_id, lineage_id, tpath, root, prev, _created, _is_root, _fn, _ok, _key, plain_text, text = row
     data = _loads(text)
+    if type(data) is not dict:
+        msg = "its data is not a JSON object"
+        raise ValueError(msg)
     tagged = "pt" in data
     tpl_data = {k: decode(v) for k, v in data.get("t", {}).items()}
     cls = resolve_class(tpath)
@@ -322,6 +356,9 @@ def decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> Versi
         slots = tuple(slots_list)
     else:
         slots = _ids(data.get("s"))
+    if templates is not None and _count_slots(templates) != len(slots):
+        msg = f"its fields hold {_count_slots(templates)} child entities but it references {len(slots)}"
+        raise ValueError(msg)
     f = data.get("f")
     de = data.get("de")
     return _tuple_new(
