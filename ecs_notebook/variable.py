@@ -58,9 +58,16 @@ class StoredValue:
             from .typeinfo import UnstorableValue
 
             return UnstorableValue(self.type_name, self.summary, self.fingerprint)
+        from .errors import StoreError
         from .store.codec import decode
 
-        return decode(self.data)
+        try:
+            return decode(self.data)
+        except StoreError:
+            raise
+        except Exception as exc:  # stored data is never trusted: a damaged value is an error, not a crash
+            msg = f"The recorded {self.type_name} value (fingerprint {self.fingerprint[:8]}) is damaged: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            raise StoreError(msg) from None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, StoredValue) and other.fingerprint == self.fingerprint and other.type_name == self.type_name

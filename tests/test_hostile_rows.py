@@ -150,6 +150,13 @@ HOSTILE_VALUES: dict[str, list[tuple[str, Payload]]] = {
         ("class-path", lambda c: {"$t": "unstorable", "c": "os:system", "r": c.shell, "fp": "0"}),
         ("not-strings", lambda c: {"$t": "unstorable", "c": 1, "r": {"x": 1}, "fp": None}),
     ],
+    "value": [
+        ("data-names-code", lambda c: {"$t": "value", "c": "os:system", "fp": "0", "s": c.shell, "v": {"$t": "enum", "c": "os:system", "v": c.shell}}),
+        ("data-importing-module", lambda c: {"$t": "value", "c": "x", "fp": "0", "s": "", "v": {"$t": "model", "c": f"{c.module}:M", "v": {}}}),
+        ("not-strings", lambda c: {"$t": "value", "c": ["os", "system"], "fp": 1, "s": None, "v": None}),
+        ("missing-keys", lambda c: {"$t": "value"}),
+        ("damaged-data", lambda c: {"$t": "value", "c": "list", "fp": "0", "s": "", "v": {"$t": "tuple", "v": 3}}),
+    ],
     "str": [
         ("bad-base64", lambda c: {"$t": "str", "v": "!!"}),
         ("bad-utf8", lambda c: {"$t": "str", "v": base64.b64encode(b"\xff").decode()}),
