@@ -135,9 +135,7 @@ class EcsMagics(Magics):
                 known = set(names.assigns) | set(names.reads) | _bound_names(body) | set(self.recorder.reachable_names(names))
                 unknown = [n for n in args.outputs if n not in known]
                 if unknown:
-                    raise UsageError(
-                        f"%%ecs_exec {args.name}: --out names the cell neither binds nor reads: {', '.join(unknown)}"
-                    )
+                    raise UsageError(f"%%ecs_exec {args.name}: --out names the cell neither binds nor reads: {', '.join(unknown)}")
         return args
 
     def transform(self, lines: list[str]) -> list[str]:
@@ -196,7 +194,7 @@ class EcsMagics(Magics):
     def post_run_cell(self, result: Any) -> None:
         if not self._runs:
             return
-        info, run, quiet = self._runs.pop()
+        _info, run, quiet = self._runs.pop()
         if run is None:
             return
         error = result.error_in_exec or result.error_before_exec if result is not None else None
@@ -377,7 +375,10 @@ class EcsMagics(Magics):
             st = self.recorder.vars.get(text)
             if st is not None:
                 return st.ecs_id
-            raise UsageError(f"{text} ({type(value).__name__}) is not recorded yet: run a recorded cell that reads or binds it (%%ecs_exec, or %ecs_record on).")
+            raise UsageError(
+                f"{text} ({type(value).__name__}) is not recorded yet: "
+                "run a recorded cell that reads or binds it (%%ecs_exec, or %ecs_record on)."
+            )
         if text.isidentifier() and text in self.recorder.vars:
             return self.recorder.vars[text].ecs_id  # a deleted variable: its last version
         if text.startswith("@"):

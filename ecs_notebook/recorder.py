@@ -163,7 +163,9 @@ class StalePlan:
 class CellRecorder:
     """Records the cells of one notebook namespace as executions over variable lineages."""
 
-    def __init__(self, namespace: dict[str, Any], notebook: str, hidden: Iterable[str] = (), warn: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, namespace: dict[str, Any], notebook: str, hidden: Iterable[str] = (), warn: Callable[[str], None] | None = None
+    ) -> None:
         self.ns = namespace
         self.notebook = notebook
         self.hidden = set(hidden)
@@ -223,7 +225,9 @@ class CellRecorder:
 
     # -- before the cell ---------------------------------------------------------------------------
 
-    def begin(self, name: str, source: str, code: str | None, only_in: list[str] | None = None, only_out: list[str] | None = None) -> CellRun:
+    def begin(
+        self, name: str, source: str, code: str | None, only_in: list[str] | None = None, only_out: list[str] | None = None
+    ) -> CellRun:
         """Record the cell's inputs and remember what it could change. ``code``: the Python source IPython runs.
 
         Never raises for the cell's own problems (a syntax error is IPython's to show); the store's
@@ -456,12 +460,12 @@ class CellRecorder:
         EntityRegistry.add_records(records, roots=roots)
         for pt in finish:
             pt.finish()
-        for n, rec, oid in remember:
-            if rec is None:
+        for n, made, oid in remember:
+            if made is None:
                 self.vars.pop(n, None)
                 VARIABLE_INDEX.set(n, None)
             else:
-                self._remember(n, rec, oid)
+                self._remember(n, made, oid)
         outputs.sort(key=lambda o: o.change == "unchanged")
         self._notify(xid, [])
         return CellResult(run.name, [n for n, _ in run.inputs], outputs, xid, True, duration)
@@ -506,7 +510,10 @@ class CellRecorder:
             if changed and not self._restore_object(run, ent):
                 failed.append(n)
         if failed:
-            self._warn(f"ecs_notebook: could not restore {', '.join(failed)} after the failed cell (changed in place; no copy or stored value to restore from).")
+            self._warn(
+                f"ecs_notebook: could not restore {', '.join(failed)} after the failed cell "
+                "(changed in place; no copy or stored value to restore from)."
+            )
         return failed
 
     def _restore_object(self, run: CellRun, obj: Any) -> bool:
@@ -747,7 +754,7 @@ def _restore_into(obj: Any, source: Any) -> bool:
     """Make ``obj`` equal to ``source`` in place."""
     if isinstance(obj, list):
         obj[:] = source
-    elif isinstance(obj, dict) or isinstance(obj, set):
+    elif isinstance(obj, (dict, set)):
         obj.clear()
         obj.update(source)
     elif type(obj).__module__ == "numpy" and type(obj).__name__ == "ndarray":
@@ -773,7 +780,7 @@ def describe(value: Any) -> str:
     tname = type(value).__name__
     if isinstance(shape, tuple):
         dtype = getattr(value, "dtype", None)
-        return f"{tname} {'×'.join(map(str, shape))}" + (f" {dtype}" if dtype is not None and not hasattr(value, "columns") else "")
+        return f"{tname} {'x'.join(map(str, shape))}" + (f" {dtype}" if dtype is not None and not hasattr(value, "columns") else "")
     if isinstance(value, (list, tuple, dict, set, frozenset)):
         return f"{tname} of {len(value)}"
     try:

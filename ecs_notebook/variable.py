@@ -66,7 +66,8 @@ class StoredValue:
         except StoreError:
             raise
         except Exception as exc:  # stored data is never trusted: a damaged value is an error, not a crash
-            msg = f"The recorded {self.type_name} value (fingerprint {self.fingerprint[:8]}) is damaged: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            msg = f"The recorded {self.type_name} value (fingerprint {self.fingerprint[:8]}) is damaged: {reason}"
             raise StoreError(msg) from None
 
     def __eq__(self, other: object) -> bool:

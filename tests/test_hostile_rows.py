@@ -95,6 +95,8 @@ def _frame_json() -> str:
 Payload = Callable[[Ctx], Any]
 
 #: For every tag of the codec: stored values an attacker could write. Each names code to run where it can.
+_VALUE = {"$t": "value", "c": "list", "fp": "0", "s": ""}  # a recorded variable's value handle
+
 HOSTILE_VALUES: dict[str, list[tuple[str, Payload]]] = {
     "enum": [
         ("os-system", lambda c: {"$t": "enum", "c": "os:system", "v": c.shell}),
@@ -151,8 +153,8 @@ HOSTILE_VALUES: dict[str, list[tuple[str, Payload]]] = {
         ("not-strings", lambda c: {"$t": "unstorable", "c": 1, "r": {"x": 1}, "fp": None}),
     ],
     "value": [
-        ("data-names-code", lambda c: {"$t": "value", "c": "os:system", "fp": "0", "s": c.shell, "v": {"$t": "enum", "c": "os:system", "v": c.shell}}),
-        ("data-importing-module", lambda c: {"$t": "value", "c": "x", "fp": "0", "s": "", "v": {"$t": "model", "c": f"{c.module}:M", "v": {}}}),
+        ("data-names-code", lambda c: {**_VALUE, "c": "os:system", "s": c.shell, "v": {"$t": "enum", "c": "os:system", "v": c.shell}}),
+        ("data-importing-module", lambda c: {**_VALUE, "v": {"$t": "model", "c": f"{c.module}:M", "v": {}}}),
         ("not-strings", lambda c: {"$t": "value", "c": ["os", "system"], "fp": 1, "s": None, "v": None}),
         ("missing-keys", lambda c: {"$t": "value"}),
         ("damaged-data", lambda c: {"$t": "value", "c": "list", "fp": "0", "s": "", "v": {"$t": "tuple", "v": 3}}),

@@ -22,7 +22,9 @@ from ipython_shell import Ran, interactive_shell, run
 from ecs_notebook.magics import SUMMARY_METADATA
 
 PANDAS = "import pandas as pd\nimport numpy as np\ndf = pd.DataFrame({'a': [1.0, 2.0, None, 4.0], 'b': ['x', 'y', 'y', 'z']})"
-SKLEARN = "import numpy as np\nfrom sklearn.preprocessing import StandardScaler\nX = np.arange(12.0).reshape(6, 2)\nscaler = StandardScaler()"
+SKLEARN = (
+    "import numpy as np\nfrom sklearn.preprocessing import StandardScaler\nX = np.arange(12.0).reshape(6, 2)\nscaler = StandardScaler()"
+)
 
 
 @dataclass
@@ -40,7 +42,12 @@ CASES = [
     Case("subscript-assignment", ["d = {'k': 1}\nxs = [1, 2, 3]"], ["d['k'] = 5\nxs[0] = 9"], {"d", "xs"}),
     Case("attribute-assignment", ["class P:\n    pass\np = P()\np.v = 1"], ["p.v = 2\np.w = 'new'"], {"p"}),
     Case("augmented-assignment", ["n = 1\nd = {'k': 1}\nxs = [1]"], ["n += 1\nd['k'] += 1\nxs += [2]"], {"n", "d", "xs"}),
-    Case("list-dict-set-methods", ["xs = [3, 1]\nd = {}\ns = set()"], ["xs.append(3)\nxs.sort()\nd.update(a=1)\ns.add('q')\ndel xs[0]"], {"xs", "d", "s"}),
+    Case(
+        "list-dict-set-methods",
+        ["xs = [3, 1]\nd = {}\ns = set()"],
+        ["xs.append(3)\nxs.sort()\nd.update(a=1)\ns.add('q')\ndel xs[0]"],
+        {"xs", "d", "s"},
+    ),
     Case("pandas-setitem", [PANDAS], ["df['band'] = pd.cut(df['a'], 2)"], {"df"}, "pandas"),
     Case("pandas-loc", [PANDAS], ["df.loc[0, 'a'] = 100.0"], {"df"}, "pandas"),
     Case(
@@ -52,23 +59,65 @@ CASES = [
     ),
     Case("pandas-last-expression", [PANDAS], ["df.groupby('b')['a'].mean()", "df.head(2)"], set(), "pandas"),
     Case("numpy-inplace-ops", ["import numpy as np\narr = np.arange(6)"], ["arr[0] = 5\narr *= 2"], {"arr"}),
-    Case("numpy-mutating-function", ["import numpy as np\nrng = np.random.default_rng(0)\nv = np.arange(10)"], ["rng.shuffle(v)\nnp.clip(v, 2, 7, out=v)"], {"v", "rng"}),
+    Case(
+        "numpy-mutating-function",
+        ["import numpy as np\nrng = np.random.default_rng(0)\nv = np.arange(10)"],
+        ["rng.shuffle(v)\nnp.clip(v, 2, 7, out=v)"],
+        {"v", "rng"},
+    ),
     Case("estimator-fit-in-place", [SKLEARN], ["scaler.fit(X)\nZ = scaler.transform(X)"], {"scaler", "Z"}, "sklearn"),
     Case("alias", ["xs = [1, 2]"], ["ys = xs\nys.append(3)"], {"xs", "ys"}),
     Case("alias-breaking", ["xs = [1, 2]\nys = xs"], ["ys = ys + [3]\nxs.append(0)"], {"xs", "ys"}),
     Case("del", ["a = 1\nb = [1, 2]\nc = 3"], ["del a\ndel b[0]"], {"a", "b"}),
-    Case("global-inside-a-called-function", ["counter = 0\ndef bump():\n    global counter\n    counter += 1"], ["bump()\nbump()"], {"counter"}),
+    Case(
+        "global-inside-a-called-function",
+        ["counter = 0\ndef bump():\n    global counter\n    counter += 1"],
+        ["bump()\nbump()"],
+        {"counter"},
+    ),
     Case("called-function-mutates-a-global", ["log = []\ndef note(m):\n    log.append(m)"], ["note('a')"], {"log"}),
-    Case("imports-defs-and-classes", [], ["import math\nfrom collections import Counter\ndef f(x):\n    return x + 1\nclass K:\n    v = 1\nr = f(1)", "z = math.floor(f(K.v) + 0.5)\nc = Counter('aab')"], {"z", "c"}),
+    Case(
+        "imports-defs-and-classes",
+        [],
+        [
+            "import math\nfrom collections import Counter\ndef f(x):\n    return x + 1\nclass K:\n    v = 1\nr = f(1)",
+            "z = math.floor(f(K.v) + 0.5)\nc = Counter('aab')",
+        ],
+        {"z", "c"},
+    ),
     Case("loops", ["items = [1, 2, 3]"], ["total = 0\nfor i in items:\n    total += i\nwhile total > 5:\n    total -= 1"], {"total"}),
-    Case("comprehensions", ["items = [1, 2, 3]"], ["sq = [i * i for i in items]\nm = {i: i for i in items if i > 1}\ng = sum(i for i in items)"], {"sq", "m", "g"}),
+    Case(
+        "comprehensions",
+        ["items = [1, 2, 3]"],
+        ["sq = [i * i for i in items]\nm = {i: i for i in items if i > 1}\ng = sum(i for i in items)"],
+        {"sq", "m", "g"},
+    ),
     Case("await", ["import asyncio"], ["async def twice(v):\n    await asyncio.sleep(0)\n    return 2 * v\nw = await twice(4)\nw"], {"w"}),
     Case("print-and-display", ["v = 3"], ["print('value', v)\nfrom IPython.display import display\ndisplay({'v': v})\nv + 1"], set()),
     Case("with-target-not-recorded", ["import io"], ["with io.StringIO('abc') as fh:\n    text = fh.read()"], {"text"}),
     Case("bang-and-line-magic", ["v = 1"], ["%config EcsNotebook.quiet = False\nr = !echo hi\nv2 = v + len(r)"], {"v2"}),
-    Case("unstorable-values", [], ["gen = (i for i in range(3))\nimport sqlite3\ncon = sqlite3.connect(':memory:')", "first = next(gen)\ncur = con.cursor()\nrow = cur.execute('select 1').fetchone()"], {"first", "row"}),
-    Case("entity-field-edit", ["from ecs_notebook import Entity\nclass S(Entity):\n    name: str\n    gpa: float = 0.0\nada = S(name='Ada', gpa=3.0)"], ["ada.gpa = 3.5\nhonors = ada.gpa > 3.2"], {"ada", "honors"}),
-    Case("figure", ["import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nfrom IPython.display import display"], ["fig, ax = plt.subplots()\nax.plot([1, 2, 3])\ndisplay(fig)\nplt.close(fig)"], set(), "matplotlib"),
+    Case(
+        "unstorable-values",
+        [],
+        [
+            "gen = (i for i in range(3))\nimport sqlite3\ncon = sqlite3.connect(':memory:')",
+            "first = next(gen)\ncur = con.cursor()\nrow = cur.execute('select 1').fetchone()",
+        ],
+        {"first", "row"},
+    ),
+    Case(
+        "entity-field-edit",
+        ["from ecs_notebook import Entity\nclass S(Entity):\n    name: str\n    gpa: float = 0.0\nada = S(name='Ada', gpa=3.0)"],
+        ["ada.gpa = 3.5\nhonors = ada.gpa > 3.2"],
+        {"ada", "honors"},
+    ),
+    Case(
+        "figure",
+        ["import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nfrom IPython.display import display"],
+        ["fig, ax = plt.subplots()\nax.plot([1, 2, 3])\ndisplay(fig)\nplt.close(fig)"],
+        set(),
+        "matplotlib",
+    ),
 ]
 
 
@@ -92,7 +141,9 @@ def _shown(ran: Ran) -> list[Any]:
     for data, meta in zip(ran.outputs, ran.metadata):
         if meta.get(SUMMARY_METADATA):
             continue
-        shown.append({k: (_ADDR.sub("0x…", v) if isinstance(v, str) else type(v).__name__) for k, v in sorted(data.items()) if k != "image/png"})
+        shown.append(
+            {k: (_ADDR.sub("0x…", v) if isinstance(v, str) else type(v).__name__) for k, v in sorted(data.items()) if k != "image/png"}
+        )
         shown.append(sorted(data))
     shown.append(_ADDR.sub("0x…", _OUT.sub("Out[n]", ran.stdout)))
     return shown
@@ -130,8 +181,38 @@ def same(a: Any, b: Any) -> bool:
     if isinstance(a, np.random.Generator):
         return a.bit_generator.state == b.bit_generator.state
     if hasattr(a, "model_dump"):
-        return a.model_dump(exclude={"ecs_id", "live_id", "lineage_id", "root_ecs_id", "root_live_id", "created_at", "forked_at", "old_ids", "previous_ecs_id", "derived_from_function", "derived_from_execution_id", "function_input_entities", "attribute_source"}) == b.model_dump(
-            exclude={"ecs_id", "live_id", "lineage_id", "root_ecs_id", "root_live_id", "created_at", "forked_at", "old_ids", "previous_ecs_id", "derived_from_function", "derived_from_execution_id", "function_input_entities", "attribute_source"}
+        return a.model_dump(
+            exclude={
+                "ecs_id",
+                "live_id",
+                "lineage_id",
+                "root_ecs_id",
+                "root_live_id",
+                "created_at",
+                "forked_at",
+                "old_ids",
+                "previous_ecs_id",
+                "derived_from_function",
+                "derived_from_execution_id",
+                "function_input_entities",
+                "attribute_source",
+            }
+        ) == b.model_dump(
+            exclude={
+                "ecs_id",
+                "live_id",
+                "lineage_id",
+                "root_ecs_id",
+                "root_live_id",
+                "created_at",
+                "forked_at",
+                "old_ids",
+                "previous_ecs_id",
+                "derived_from_function",
+                "derived_from_execution_id",
+                "function_input_entities",
+                "attribute_source",
+            }
         )
     if hasattr(a, "__dict__") and not isinstance(a, types.GeneratorType) and type(a).__module__ not in ("sqlite3", "builtins"):
         return same(dict(vars(a)), dict(vars(b)))
@@ -206,7 +287,11 @@ def test_summary_line_names_variables_and_how_each_changed(tmp_path, monkeypatch
         run(ip, "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})\nk = 2")
         ran = run(ip, "%%ecs_exec scale\ndf['a'] = df['a'] * k\nout = df['a'].sum()")
         line = _summary(ran)
-        assert re.fullmatch(r"scale: df, k → (df@[0-9a-f]{8} \(changed in place\), out@[0-9a-f]{8} \(new\)|out@[0-9a-f]{8} \(new\), df@[0-9a-f]{8} \(changed in place\)) · [\d.]+ ms", line), line
+        assert re.fullmatch(
+            r"scale: df, k → (df@[0-9a-f]{8} \(changed in place\), out@[0-9a-f]{8} \(new\)"
+            r"|out@[0-9a-f]{8} \(new\), df@[0-9a-f]{8} \(changed in place\)) · [\d.]+ ms",
+            line,
+        ), line
         ran = run(ip, "%%ecs_exec scale --quiet\ndf['a'] = df['a'] * k")
         assert not [m for m in ran.metadata if m.get(SUMMARY_METADATA)]
 

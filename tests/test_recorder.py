@@ -50,7 +50,11 @@ ATOMIC = [
     ("numpy", "import numpy as np\narr = np.arange(4.0)", "arr[0] = 9\narr *= 2"),
     ("pandas", "import pandas as pd\ndf = pd.DataFrame({'a': [1, 2]})", "df['b'] = df['a'] * 2\ndf.loc[0, 'a'] = 7"),
     ("attribute", "class P:\n    pass\np = P()\np.v = 1", "p.v = 2\np.w = 3"),
-    ("estimator", "import numpy as np\nfrom sklearn.preprocessing import StandardScaler\nsc = StandardScaler()\nsc.fit(np.arange(6.0).reshape(3, 2))", "sc.fit(np.arange(60.0).reshape(30, 2) ** 2)"),
+    (
+        "estimator",
+        "import numpy as np\nfrom sklearn.preprocessing import StandardScaler\nsc = StandardScaler()\nsc.fit(np.arange(6.0).reshape(3, 2))",
+        "sc.fit(np.arange(60.0).reshape(30, 2) ** 2)",
+    ),
     ("alias", "xs = [1]\nys = xs", "ys.append(2)\nxs.append(3)"),
     ("entity", "from ecs_notebook import Entity\nclass S(Entity):\n    gpa: float = 0.0\nada = S(gpa=3.0)", "ada.gpa = 4.0"),
     ("mixed", "xs = [1]\nn = 0", "xs.append(2)\nn = 5\nextra = 1\ndel xs[0]"),

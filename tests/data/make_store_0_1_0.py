@@ -1,7 +1,8 @@
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
-cfg = Config(); cfg.HistoryManager.enabled = False
+cfg = Config()
+cfg.HistoryManager.enabled = False
 sh = InteractiveShell.instance(config=cfg)
 sh.run_cell("%load_ext ecs_notebook")
 sh.run_cell("%ecs_store sqlite:///store-0.1.0.db")
