@@ -130,10 +130,19 @@ class CellResult:
     not_restored: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """``name: a, b → c@1a2b3c4d (changed in place) · 3.1 ms``."""
+        """``analyze: ada, threshold → ada@5d0c2b7e (mutation), honors@a41f09c3 · 0.1 ms``.
+
+        A plain value bound by the cell shows its new version; other changes say what they were
+        (changed in place, deleted; mutation, creation for entities).
+        """
         ins = ", ".join(self.inputs) or "-"
-        shown = [o for o in self.outputs if o.change != "unchanged"]
-        outs = ", ".join(f"{o.name}@{short(o.ecs_id)} ({o.change})" if o.ecs_id else f"{o.name} ({o.change})" for o in shown) or "-"
+        parts = []
+        for o in self.outputs:
+            if o.change == "unchanged":
+                continue
+            label = "" if o.change in ("new", "rebound") else f" ({o.change})"
+            parts.append(f"{o.name}@{short(o.ecs_id)}{label}" if o.ecs_id else f"{o.name}{label}")
+        outs = ", ".join(parts) or "-"
         status = "" if self.succeeded else " · failed, nothing changed"
         return f"{self.name}: {ins} → {outs} · {self.duration_s * 1e3:.1f} ms{status}"
 
@@ -466,7 +475,10 @@ class CellRecorder:
                 VARIABLE_INDEX.set(n, None)
             else:
                 self._remember(n, made, oid)
-        outputs.sort(key=lambda o: o.change == "unchanged")
+        # changed inputs first (in input order), then what the cell bound (in the cell's order)
+        read = {n: k for k, (n, _) in enumerate(run.inputs)}
+        bound = {n: k for k, n in enumerate(run.names.assigns)} if run.names is not None else {}
+        outputs.sort(key=lambda o: (o.change == "unchanged", o.name not in read, read.get(o.name, bound.get(o.name, len(bound)))))
         self._notify(xid, [])
         return CellResult(run.name, [n for n, _ in run.inputs], outputs, xid, True, duration)
 

@@ -102,7 +102,7 @@ def test_quickstart_shows_entity_cards_and_summary_lines(quickstart):
     card = text(cell(nb, "from ecs_notebook import Entity"))
     assert re.search(r"Student @[0-9a-f]{8} \(lineage [0-9a-f]{8}, version 1 of 1\)", card)
     summary = text(cell(nb, "%%ecs_exec analyze"))
-    assert re.search(r"^analyze: Report, ada, threshold → report@[0-9a-f]{8} \(creation\), note@[0-9a-f]{8} \(new\) · [\d.]+ ms", summary)
+    assert re.search(r"^analyze: Report, ada, threshold → report@[0-9a-f]{8} \(creation\), note@[0-9a-f]{8} · [\d.]+ ms", summary)
     report = text(cell(nb, "report"))
     assert "Report @" in report and "derived from analyze() at" in report and "honors = False" in report
     assert re.search(r"raise_gpa: ada → ada@[0-9a-f]{8} \(mutation\)", text(cell(nb, "%%ecs_exec raise_gpa")))
