@@ -51,6 +51,10 @@ class LineageGraph:
         self._synced_edges = 0
         self._stale_attrs: set[int] = set()
         self._loaded = False  # whether the records already in the store were read
+        # Version numbers (1-based, in recording order, as ``history`` lists them): node -> number,
+        # and per lineage (uuid.int) its count and first node (relabelled "v1" once a v2 exists).
+        self._version_no: dict[int, int] = {}
+        self._lineage_count: dict[int, tuple[int, int]] = {}
         self._unsubscribe = EntityRegistry.subscribe(self._on_records)
 
     # -- feeding ---------------------------------------------------------------------------
@@ -115,6 +119,7 @@ class LineageGraph:
             recs[i] = rec
             if attrs.built(i) or i < self._synced_nodes:
                 self._changed(i)  # it was read while only referenced
+            self._number(i, rec.lineage_id.int)
             prev = rec.previous_ecs_id
             if prev is not None:
                 edge(node(prev), i, VERSION)
@@ -175,6 +180,20 @@ class LineageGraph:
                 if j is not None and j != i and kind[j] == ENTITY:
                     self._edge(j, i, BORROW, field)
 
+    def _number(self, i: int, lineage: int) -> None:
+        count, first = self._lineage_count.get(lineage, (0, i))
+        self._lineage_count[lineage] = (count + 1, first)
+        self._version_no[i] = count + 1
+        if count == 1:
+            self._changed(first)  # its label gains "v1" now that there is a v2
+
+    def version_number(self, i: int) -> tuple[int, int]:
+        """(number, count): node ``i`` is version ``number`` of the ``count`` its lineage has so far."""
+        rec = self._rec[i]
+        if rec is None or self._kind[i] != ENTITY:
+            return 0, 0
+        return self._version_no.get(i, 0), self._lineage_count.get(rec.lineage_id.int, (0, i))[0]
+
     # -- views -----------------------------------------------------------------------------
 
     def _make_attrs(self, i: int) -> dict[str, Any]:
@@ -200,7 +219,7 @@ class LineageGraph:
             "type": cls.__name__,
             "type_path": rec.type_path,
             "lineage_id": str(rec.lineage_id),
-            "label": _label(rec),
+            "label": _label(rec, *self.version_number(i)),
             "created_at": rec.created_at.isoformat(),
             "function": rec.derived_from_function,
         }
@@ -347,14 +366,30 @@ def _sources(src: Any) -> list[UUID]:
     return []
 
 
-def _label(rec: VersionRecord) -> str:
+def _label(rec: VersionRecord, number: int = 0, count: int = 0) -> str:
+    """ "Student Ada", or "Student Ada v2" when its lineage has several versions."""
+    suffix = f" v{number}" if count > 1 and number else ""
     info = class_info(rec.cls)
     for name in _LABEL_FIELDS:
         if name in info.plain_fields:
             value = rec.plain[info.plain_fields.index(name)]
             if isinstance(value, (str, int)) and not isinstance(value, bool):
-                return f"{rec.cls.__name__} {str(value)[:40]}"
-    return f"{rec.cls.__name__} {short(rec.ecs_id)}"
+                return f"{rec.cls.__name__} {str(value)[:40]}{suffix}"
+    return f"{rec.cls.__name__} {short(rec.ecs_id)}{suffix}"
+
+
+def version_label(eid: UUID) -> str:
+    """The label the graph gives version ``eid`` ("Student Ada v2"), without loading the graph.
+
+    The number is its place in ``EntityRegistry.history`` of its lineage (shown once the lineage
+    has several versions); executions are "name()". Raises EntityNotFoundError for unknown ids.
+    """
+    rec = EntityRegistry.record(eid)
+    if rec.cls is FunctionExecution:
+        return f"{rec.plain[_execution_fields().function_name]}()"
+    history = EntityRegistry.history(rec.lineage_id)
+    number = next((k for k, v in enumerate(history, 1) if v == rec.ecs_id), 0)
+    return _label(rec, number, len(history))
 
 
 class _GraphHolder:

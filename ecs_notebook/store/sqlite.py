@@ -14,7 +14,7 @@ from uuid import UUID
 from .._ids import utcnow
 from ..errors import StoreError
 from ..records import VersionRecord
-from .base import Store
+from .base import Store, prefix_range
 from .codec import Encoder
 from .rows import SharingChains, decode_record, encode_record
 
@@ -353,6 +353,18 @@ class SQLiteStore(Store):
             (cache_key,),
         )
         return UUID(bytes=bytes(row[0])) if row else None
+
+    def ids_with_prefix(self, prefix: str, limit: int = 10) -> list[UUID]:
+        lo, hi = prefix_range(prefix)
+        params: tuple[Any, ...]
+        # ecs_id is a 16-byte big-endian blob with a unique index: blobs compare as memcmp, so the
+        # ids starting with the prefix are one index range.
+        if hi >> 128:
+            sql, params = "SELECT ecs_id FROM versions WHERE ecs_id >= ? ORDER BY ecs_id LIMIT ?", (lo.to_bytes(16, "big"), limit)
+        else:
+            sql = "SELECT ecs_id FROM versions WHERE ecs_id >= ? AND ecs_id < ? ORDER BY ecs_id LIMIT ?"
+            params = (lo.to_bytes(16, "big"), hi.to_bytes(16, "big"), limit)
+        return [UUID(bytes=bytes(r[0])) for r in self._query(sql, params)]
 
     def function_versions(self, name: str) -> list[str]:
         rows = self._query("SELECT code_version FROM functions WHERE name = ? ORDER BY registered_at", (name,))
