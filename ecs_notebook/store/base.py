@@ -93,6 +93,13 @@ class Store(ABC):
     def end_batch(self) -> None:
         """Commit the writes grouped since the matching begin_batch."""
 
+    def checkpoint(self) -> bool:
+        """Make the store's main file complete on its own (SQLite: fold the WAL into the .db).
+
+        Returns True when it is (always, for stores with no such file). Closing does this too.
+        """
+        return True
+
     def close(self) -> None:
         """Release the store's resources."""
 

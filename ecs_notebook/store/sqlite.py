@@ -85,6 +85,7 @@ class SQLiteStore(Store):
         self._in_tx = False
         self._chains = SharingChains()
         self._batch_rows: list[Any] = []  # rows of the open batch (to write again after a rollback)
+        self._closed = False
         self._conn = self._open()
 
     # -- opening ---------------------------------------------------------------------------
@@ -397,10 +398,41 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return
+            self._closed = True
             if self._in_tx:
                 try:
                     self._conn.execute("COMMIT")
                 except sqlite3.Error:
                     pass
                 self._in_tx = False
+            self._checkpoint_on_close()
             self._conn.close()
+
+    def checkpoint(self) -> bool:
+        """Copy every committed page from the WAL into the .db file and empty the WAL.
+
+        Afterwards the .db file alone holds the whole store (copying it is enough). Skipped inside
+        an open batch (its writes are not committed yet). False when another connection's read
+        kept part of the WAL in use; the data is safe either way.
+        """
+        with self._lock:
+            if self._in_tx:
+                return False
+            try:
+                busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as exc:
+                msg = f"Could not checkpoint store {self.path}: {exc}"
+                raise StoreError(msg) from exc
+            return not busy
+
+    def _checkpoint_on_close(self) -> None:
+        # The last connection to close folds the WAL in anyway; another process may still hold
+        # the file open, so do it here: a session that ends leaves a .db that is complete alone.
+        try:
+            self.checkpoint()
+        except StoreError as exc:
+            import warnings
+
+            warnings.warn(f"ecs_notebook: {exc} (the records are safe in {self.path.name}-wal)", RuntimeWarning, stacklevel=3)
