@@ -77,52 +77,57 @@ def _kernel_state(url: str, token: str) -> str:
 def _check(cmd: list[str], root: Path, rel: str) -> int:
     port, token = _free_port(), secrets.token_hex(16)
     base = f"http://127.0.0.1:{port}/"
-    cmd = [*cmd, f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False"]
-    log = tempfile.TemporaryFile()  # JupyterLab's log (a pipe nobody reads could fill and stall it)
-    proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                out = log.read().decode(errors="replace")
-                print(f"JupyterLab exited ({proc.returncode}) before serving:\n{out[-3000:]}", file=sys.stderr)
-                return 1
-            try:
-                status, body = _request(f"{base}api/contents/{rel}?content=0", token)
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                print(f"JupyterLab did not answer on {base} within {START_TIMEOUT:.0f} s.", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
-        print(f"JupyterLab is up: {base}lab/tree/{rel}")
-        print(f"  serves {rel} ({json.loads(body)['type']})")
-        status, page = _request(f"{base}lab/tree/{rel}", token)
-        if status != 200 or b"JupyterLab" not in page:
-            print(f"  the Lab page answered {status}", file=sys.stderr)
-            return 1
-        print("  the Lab page loads")
-        status, body = _request(f"{base}api/kernels", token, "POST", {"name": "python3"})
-        if status != 201:
-            print(f"  starting a python3 kernel failed ({status}): {body[:300]!r}", file=sys.stderr)
-            return 1
-        kernel = json.loads(body)["id"]
-        state = _kernel_state(f"{base}api/kernels/{kernel}", token)
-        _request(f"{base}api/kernels/{kernel}", token, "DELETE")
-        if state not in ("starting", "idle", "busy"):
-            print(f"  the python3 kernel did not stay up (state: {state})", file=sys.stderr)
-            return 1
-        print("  a python3 kernel starts")
-        print("Stopping JupyterLab (--check).")
-        return 0
-    finally:
-        proc.terminate()
+    cmd = [*cmd, f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"]
+    cmd.append("--ServerApp.open_browser=False")
+    # JupyterLab's log goes to a file: a pipe nobody reads could fill up and stall it.
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT)
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+            return _probe(proc, log, base, token, rel)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _probe(proc: subprocess.Popen[bytes], log: Any, base: str, token: str, rel: str) -> int:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if proc.poll() is not None:
+            log.seek(0)
+            out = log.read().decode(errors="replace")
+            print(f"JupyterLab exited ({proc.returncode}) before serving:\n{out[-3000:]}", file=sys.stderr)
+            return 1
+        try:
+            status, body = _request(f"{base}api/contents/{rel}?content=0", token)
+            if status == 200:
+                break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            print(f"JupyterLab did not answer on {base} within {START_TIMEOUT:.0f} s.", file=sys.stderr)
+            return 1
+        time.sleep(0.5)
+    print(f"JupyterLab is up: {base}lab/tree/{rel}")
+    print(f"  serves {rel} ({json.loads(body)['type']})")
+    status, page = _request(f"{base}lab/tree/{rel}", token)
+    if status != 200 or b"JupyterLab" not in page:
+        print(f"  the Lab page answered {status}", file=sys.stderr)
+        return 1
+    print("  the Lab page loads")
+    status, body = _request(f"{base}api/kernels", token, "POST", {"name": "python3"})
+    if status != 201:
+        print(f"  starting a python3 kernel failed ({status}): {body[:300]!r}", file=sys.stderr)
+        return 1
+    kernel = json.loads(body)["id"]
+    state = _kernel_state(f"{base}api/kernels/{kernel}", token)
+    _request(f"{base}api/kernels/{kernel}", token, "DELETE")
+    if state not in ("starting", "idle", "busy"):
+        print(f"  the python3 kernel did not stay up (state: {state})", file=sys.stderr)
+        return 1
+    print("  a python3 kernel starts")
+    print("Stopping JupyterLab (--check).")
+    return 0

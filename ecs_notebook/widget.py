@@ -19,6 +19,7 @@ from .lineage.export import to_html as export_html
 from .lineage.graph import default_graph
 from .lineage.payload import build_payload, selection_ids
 from .lineage.queries import downstream, resolve_id, stale
+from .lineage.text import payload_heading, payload_tree
 from .registry import EntityRegistry
 
 STATIC = Path(__file__).parent / "static"
@@ -92,6 +93,23 @@ class LineageExplorer(anywidget.AnyWidget):
     def to_html(self, path: str | Path) -> Path:
         """Write the standalone, offline HTML page of this view (same target, depth, direction)."""
         return export_html(path, target=self.focus or None, depth=self.depth if self.focus else None, direction=self.direction)
+
+    # -- text representations (terminal IPython, logs) ----------------------------------------
+
+    def __repr__(self) -> str:
+        return f"<{payload_heading(self.graph)}>"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(payload_tree(self.graph))
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # ipywidgets puts repr() cut to 110 characters in text/plain, which is all a terminal shows.
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):
+            bundle[0]["text/plain"] = payload_tree(self.graph)
+        elif isinstance(bundle, dict):
+            bundle["text/plain"] = payload_tree(self.graph)
+        return bundle
 
     def close(self) -> None:
         """Stop following executions and close the widget (and its views)."""
