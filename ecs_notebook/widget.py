@@ -17,14 +17,13 @@ from .entity import Entity
 from .execution import FunctionExecution
 from .lineage.export import to_html as export_html
 from .lineage.graph import default_graph
-from .lineage.payload import build_payload, selection_ids
-from .lineage.queries import downstream, resolve_id, stale
+from .lineage.payload import build_payload, mark_stale, selection_ids
+from .lineage.queries import downstream, resolve_id
 from .lineage.text import payload_heading, payload_tree
 from .registry import EntityRegistry
 
 STATIC = Path(__file__).parent / "static"
 DIRECTIONS = ("up", "down", "both")
-MAX_STALE_LINEAGES = 200  # stale marks are computed for at most this many outdated lineages in view
 
 
 class LineageExplorer(anywidget.AnyWidget):
@@ -263,7 +262,7 @@ def _payload(focus: str, depth: int | None, direction: str, filters: dict[str, A
         functions=list(filters.get("functions") or ()) or None,
         expand=forced or None,
     )
-    _mark_stale(payload)
+    mark_stale(payload)
     return payload
 
 
@@ -290,24 +289,6 @@ def _hook(widget: LineageExplorer) -> Any:
             w._on_execution(execution, outputs)
 
     return on_execution
-
-
-def _mark_stale(payload: dict[str, Any]) -> None:
-    """Set ``stale`` on the payload's entity versions derived from a version that is no longer the latest."""
-    by_lineage: dict[str, list[str]] = {}
-    for n in payload["nodes"]:
-        if n["kind"] == "entity" and n.get("lineage_id"):
-            by_lineage.setdefault(n["lineage_id"], []).append(n["id"])
-    outdated = []
-    for lineage, ids in by_lineage.items():
-        latest = str(EntityRegistry.latest(lineage))
-        if any(i != latest for i in ids):
-            outdated.append(ids[0])
-    marked: set[str] = set()
-    for eid in outdated[:MAX_STALE_LINEAGES]:
-        marked.update(stale(eid))
-    for n in payload["nodes"]:
-        n["stale"] = n["id"] in marked
 
 
 def show_lineage(x: Any = None, depth: int | None = 2, direction: str = "both") -> LineageExplorer:
