@@ -342,3 +342,28 @@ def test_inspecting_a_missing_store_does_not_create_it(tmp_path):
     proc = run_cli(tmp_path, "summary", store=sqlite_url(missing))
     assert not missing.exists()
     assert proc.returncode == 1
+
+
+def test_show_cuts_long_values_to_the_terminal_width(tmp_path):
+    from ecs_notebook.testing import fresh_state
+
+    url = sqlite_url(tmp_path / "lineage.db")
+    with fresh_state():
+        ecs_notebook.connect(url)
+        h = Holder(value={"rows": list(range(5000))}, note="x" * 10_000)
+        h.promote_to_root()
+        hid = str(h.ecs_id)
+        ecs_notebook.connect("memory://")
+    env = child_env()
+    env["COLUMNS"] = "100"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ecs_notebook.cli", "--store", url, "show", hid[:8]],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"Holder {hid[:8]}  @{hid}"
+    rows = {line.split()[0]: line for line in lines[3:]}
+    assert set(rows) == {"value", "note"}
+    assert all(len(line) <= 100 for line in lines[2:]), "the table fits the terminal"
+    assert rows["note"].rstrip().endswith("xxx…") and rows["value"].split()[1].startswith('{"rows":')
