@@ -420,7 +420,7 @@ def _html(repeats: int) -> list[Row]:
         size = page.stat().st_size
     return [
         Row(
-            "to_html (pyvis, inline, offline page)",
+            "to_html (offline page: payload, details of every node, inlined bundle)",
             nodes,
             t * 1e3,
             "ms",

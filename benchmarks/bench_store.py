@@ -7,6 +7,8 @@
   batches alternating);
 - reopening a store of 100,000 versions (20,000 with ``--quick``) and resolving one address, in this
   process and in a new one, beside opening the file with plain sqlite3 / starting Python;
+- resolving a short id (``3cf40b27``, as listings show ids) on that store and on a ``memory://`` store
+  of the same size, beside an exact-id lookup;
 - bytes on disk per version, and the file growth per new version after a one-field edit in a tree of
   10,000 children (beside 10 children: the growth must follow the changed path, not the tree).
 
@@ -38,6 +40,7 @@ from ecs_notebook.testing import fresh_state  # noqa: E402
 TARGET_DURABLE_US = 150.0
 TARGET_BATCH_US = 30.0
 TARGET_REOPEN_MS = 1000.0
+TARGET_PREFIX_MS = 5.0  # issue 15: a short id resolves fast on a 100,000-version store
 PLAIN = "plain call"
 BAG_SIZE = 99  # 1 root + 99 children = 100 versions per tree in the large store
 
@@ -257,6 +260,7 @@ def _reopen(repeats: int, versions: int) -> list[Row]:
         in_process = median_time(reopen_and_resolve, repeats=repeats)
         baseline = median_time(sqlite_baseline, repeats=repeats)
         checked = median_time(quick_check, repeats=repeats)
+        prefix_rows = _prefix_lookup(roots, stored, repeats, "SQLite")
         here = str(Path(__file__).resolve().parent)
         reader = READER.format(here=here, url=url, address=address, expected=expected)
         child = statistics.median(_child_seconds(reader) for _ in range(max(3, repeats // 2)))
@@ -273,7 +277,47 @@ def _reopen(repeats: int, versions: int) -> list[Row]:
             "new process: import ecs_notebook", TARGET_REOPEN_MS, f"<= {TARGET_REOPEN_MS:g} ms"),
         Row("file size per version", stored, disk / stored, "B", json_bytes, "model_dump_json per entity",
             note=f"{disk / 1e6:.1f} MB on disk for {stored:,} versions (WAL checkpointed)"),
+        *prefix_rows,
     ]  # fmt: skip
+
+
+def _prefix_lookup(roots: list[str], stored: int, repeats: int, kind: str) -> list[Row]:
+    """Resolving a short id (as listings show it) against the connected store, beside an exact-id lookup."""
+    from uuid import UUID
+
+    from ecs_notebook.lineage.queries import resolve_id
+
+    store = EntityRegistry.store
+    picks = [roots[(k * 7919) % len(roots)] for k in range(50)]
+
+    def by_prefix(_: object) -> None:
+        for r in picks:
+            resolve_id(r[:8])
+
+    def exact(_: object) -> None:
+        for r in picks:
+            store.lineage_of(UUID(r))
+
+    by_prefix(None)  # the memory store sorts its ids on the first lookup after writes
+    value = median_time(by_prefix, repeats=repeats) / len(picks)
+    base = median_time(exact, repeats=repeats) / len(picks)
+    return [
+        Row(f"resolve a short id (8 hex digits), {kind} store", stored, value * 1e3, "ms", base * 1e3,
+            "exact-id index lookup", TARGET_PREFIX_MS, f"<= {TARGET_PREFIX_MS:g} ms", note=f"mean of {len(picks)} ids"),
+    ]  # fmt: skip
+
+
+def _prefix_memory(repeats: int, versions: int) -> list[Row]:
+    with fresh_state():
+        ecs_notebook.connect("memory://")
+        roots, _ = _large_store(Path("unused"), versions)
+        stored = EntityRegistry.store.counts()["versions"]
+        t0 = time.perf_counter()
+        EntityRegistry.store.ids_with_prefix("0000")
+        first = time.perf_counter() - t0
+        rows = _prefix_lookup(roots, stored, repeats, "memory://")
+        rows[0].note += f"; first lookup after recording (sorts the ids once): {first * 1e3:.1f} ms"
+        return rows
 
 
 # -- bytes per new version after a one-field edit --------------------------------------------
@@ -321,6 +365,7 @@ def run(quick: bool = False) -> list[Row]:
         *_throughput(3 if quick else 5, 500 if quick else 2_000),
         *_overhead(repeats),
         *_reopen(repeats, 20_000 if quick else 100_000),
+        *_prefix_memory(repeats, 20_000 if quick else 100_000),
         *_bytes_per_version(20 if quick else 50),
     ]
 

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from ._ids import short
 from .entity import Entity, UntypedEntity
-from .errors import AddressError, InputValidationError
+from .errors import AddressError, EntityNotFoundError, InputValidationError
 from .records import VersionRecord, materialize
 from .registry import EntityRegistry
 from .tree import SLOT, FrozenSetTemplate, SetTemplate, fill_template
@@ -19,10 +19,17 @@ from .variable import StoredValue
 
 _UUID_RE = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 _ADDRESS = re.compile(rf"@({_UUID_RE})((?:\.[^.\s]+)*)")
+# What get/put/queries accept: the id may also be a unique prefix, as ids are shown (@3cf40b27).
+_SHORT_ADDRESS = re.compile(r"@([0-9a-fA-F-]+)((?:\.[^.\s]+)*)")
+MIN_PREFIX = 4  # hex digits: fewer would match too much of a real store to be worth typing
+_DASHES = (8, 12, 16, 20)  # positions (in hex digits) after which the canonical form has a dash
 
 
 def is_address(value: Any) -> bool:
-    """Return True if ``value`` is a well-formed address string.
+    """Return True if ``value`` is a well-formed address string with a full ecs_id.
+
+    A short id (``@3cf40b27``) is not an address here: a plain string argument such as "@cafe"
+    must stay a string. ``get``, ``put`` and the queries accept short ids all the same.
 
     >>> is_address("@3f2a1c00-0000-4000-8000-0000000000e1.courses.0")
     True
@@ -37,12 +44,86 @@ def parse_address(address: str) -> tuple[UUID, list[str]]:
     if not isinstance(address, str):
         msg = f"An address is a string like '@<uuid>.field', got {type(address).__name__}: {address!r:.80}"
         raise AddressError(msg)
-    m = _ADDRESS.fullmatch(address.strip())
-    if m is None:
+    m = _ADDRESS.fullmatch(address.strip()) or _SHORT_ADDRESS.fullmatch(address.strip())
+    if m is None or _id_digits(m.group(1)) is None:
         msg = _malformed(address)
         raise AddressError(msg)
     path = m.group(2)
-    return UUID(m.group(1)), path[1:].split(".") if path else []
+    return resolve_ecs_id(m.group(1)), path[1:].split(".") if path else []
+
+
+def full_address(address: str) -> str:
+    """``address`` with its id written out whole: ``@3cf4.name`` → ``@3cf40b27-….name``.
+
+    For callers that pass addresses on to code that only takes full ones (``is_address``).
+    Raises as ``parse_address`` does.
+    """
+    eid, segs = parse_address(address)
+    return ".".join([f"@{eid}", *segs])
+
+
+def _id_digits(text: str) -> str | None:
+    """The lowercase hex digits of a full ecs_id or of a prefix of one (≥ MIN_PREFIX), else None.
+
+    Dashes are optional but, when given, must sit where the canonical form has them.
+    """
+    digits = text.replace("-", "").lower()
+    if not MIN_PREFIX <= len(digits) <= 32 or digits.strip("0123456789abcdef"):
+        return None
+    if "-" in text:
+        dashed = "-".join(digits[a:b] for a, b in zip((0, *_DASHES), (*_DASHES, 32)) if digits[a:b])
+        if text.lower() != dashed:
+            return None
+    return digits
+
+
+def is_id_text(text: str) -> bool:
+    """Whether ``text`` looks like an ecs_id or a prefix of one (≥ 4 hex digits), ``@`` optional.
+
+    >>> is_id_text("@3cf40b27"), is_id_text("3cf4"), is_id_text("ada"), is_id_text("3cf")
+    (True, True, False, False)
+    """
+    return isinstance(text, str) and _id_digits(text.strip().removeprefix("@")) is not None
+
+
+def resolve_ecs_id(text: str | UUID) -> UUID:
+    """The ecs_id that ``text`` names: a full UUID, or a unique prefix of a recorded one.
+
+    ``text`` may start with ``@``; a prefix has at least 4 hex digits and is looked up in the
+    store (versions and executions), as ids are shown: ``@3cf40b27`` or ``3cf4``. A full UUID is
+    returned as is (whether it is recorded is checked where it is used).
+
+    Raises:
+        AddressError: ``text`` is not an id or a prefix of one, or the prefix matches several ids
+            (the message lists them).
+        EntityNotFoundError: no recorded id starts with the prefix.
+    """
+    if isinstance(text, UUID):
+        return text
+    if not isinstance(text, str):
+        msg = f"An ecs_id is a UUID or its string (or a prefix of at least {MIN_PREFIX} hex digits), got {type(text).__name__}"
+        raise AddressError(msg)
+    head = text.strip().removeprefix("@")
+    digits = _id_digits(head)
+    if digits is None:
+        msg = f"{text.strip()[:60]!r} is not an ecs_id: give the full id or its first {MIN_PREFIX}+ hex digits, e.g. @3cf40b27."
+        raise AddressError(msg)
+    if len(digits) == 32:
+        return UUID(digits)
+    store = EntityRegistry.store
+    matches = store.ids_with_prefix(digits, limit=6)
+    if not matches:
+        msg = (
+            f"No recorded version or execution has an id starting with {head}. "
+            f"Check the id, or that the right store is connected ({store.url})."
+        )
+        raise EntityNotFoundError(msg)
+    if len(matches) > 1:
+        shown = ", ".join(f"@{m}" for m in matches[:5])
+        more = " and more" if len(matches) > 5 else ""
+        msg = f"Id prefix {head} is ambiguous: it matches {shown}{more}. Give more digits."
+        raise AddressError(msg)
+    return matches[0]
 
 
 def _malformed(address: str) -> str:
@@ -50,8 +131,11 @@ def _malformed(address: str) -> str:
     if not s.startswith("@"):
         return f"Malformed address {address!r}: it must start with '@' followed by an entity's ecs_id."
     head = s[1:].split(".", 1)[0]
-    if not re.fullmatch(_UUID_RE, head):
-        return f"Malformed address {address!r}: {head!r} is not a UUID (expected @xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)."
+    if _id_digits(head) is None:
+        return (
+            f"Malformed address {address!r}: {head!r} is not an ecs_id (expected @xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, "
+            f"or a unique prefix of at least {MIN_PREFIX} hex digits such as @3cf40b27)."
+        )
     return f"Malformed address {address!r}: empty path segment (two dots in a row, or a trailing dot)."
 
 

@@ -104,17 +104,19 @@ def _executions(args: argparse.Namespace) -> str:
 
 
 def _show(args: argparse.Namespace) -> str:
-    from .address import get
+    from .address import resolve_input
 
-    value = get(args.address)
+    address = _address_arg(args.address)
+    rec, value, _ = resolve_input(address)
+    if rec is not None:
+        return _version_table(str(rec.ecs_id))
     return repr(value)
 
 
 def _history(args: argparse.Namespace) -> str:
-    from .address import parse_address
     from .registry import EntityRegistry
 
-    eid, _ = parse_address(args.address)
+    eid = _id_arg(args.address)
     lineage = EntityRegistry.lineage_of(eid)
     lines = []
     for i, vid in enumerate(EntityRegistry.history(lineage), 1):
@@ -122,6 +124,113 @@ def _history(args: argparse.Namespace) -> str:
         by = f"  by {rec.derived_from_function}()" if rec.derived_from_function else ""
         lines.append(f"v{i:<3} {vid}  {rec.created_at.isoformat(timespec='seconds')}{by}")
     return "\n".join(lines)
+
+
+class _IdArgError(SystemExit):
+    """An id argument that names no single version: one line on stderr, exit status 2."""
+
+    def __init__(self, message: str) -> None:
+        print(f"ecs-notebook: {message}", file=sys.stderr)
+        super().__init__(2)
+
+
+def _address_arg(text: str) -> str:
+    """The address an ID argument names: ids as shown (full, ``@``-prefixed or a unique prefix).
+
+    An unknown or ambiguous id exits with status 2 (like any other bad argument).
+    """
+    from .address import full_address, is_id_text
+    from .errors import AddressError, EntityNotFoundError
+
+    text = text.strip()
+    head = text.split(".", 1)[0]
+    if not text.startswith("@") and is_id_text(head):
+        text = "@" + text
+    from .registry import EntityRegistry
+
+    try:
+        address = full_address(text)
+        EntityRegistry.record(address[1:37])  # a full id that is not recorded is an unknown id too
+    except (AddressError, EntityNotFoundError) as exc:
+        raise _IdArgError(str(exc)) from None
+    return address
+
+
+def _id_arg(text: str) -> Any:
+    """The ecs_id of the entity version an ID or address argument names (see ``_address_arg``)."""
+    from .errors import AddressError, EntityNotFoundError
+    from .lineage.queries import resolve_id
+
+    address = _address_arg(text)
+    try:
+        return resolve_id(address)
+    except (AddressError, EntityNotFoundError) as exc:
+        raise _IdArgError(str(exc)) from None
+
+
+def _label(eid: Any) -> str:
+    from .lineage.graph import version_label
+
+    return version_label(eid)
+
+
+def _cell(value: Any, width: int) -> str:
+    """A value on one line, cut to ``width`` characters."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _version_table(node_id: str) -> str:
+    """An entity version or execution as a heading and a table of its fields (values cut to fit)."""
+    import shutil
+
+    from .details import node_details
+
+    d = node_details(node_id)
+    width = max(60, shutil.get_terminal_size((100, 24)).columns)
+    lines = [f"{_label(d['id'])}  @{d['id']}"]
+    if d["kind"] == "entity":
+        made = d.get("execution")
+        by = f", made by {made['function_name']}() @{made['id'][:8]}" if made else ""
+        lines.append(f"{d['type_path']} · version {_version_number(d)} of {d['version_count']}{by}")
+    fields = d.get("fields", {})
+    provenance = d.get("provenance", {})
+    if not fields:
+        lines.append("(no fields)")
+        return "\n".join(lines)
+    name_w = min(24, max(len("field"), *(len(k) for k in fields)))
+    value_w = max(20, width - name_w - 16)
+    lines.append(f"{'field':<{name_w}}  {'value':<{value_w}}  from")
+    for name, value in fields.items():
+        src = _sources(provenance.get(name))
+        lines.append(f"{_cell(name, name_w):<{name_w}}  {_cell(value, value_w):<{value_w}}  {src}".rstrip())
+    return "\n".join(lines)
+
+
+def _version_number(d: dict[str, Any]) -> str:
+    versions = d.get("versions", [])
+    first_shown = d["version_count"] - len(versions) + 1
+    return next((str(first_shown + k) for k, v in enumerate(versions) if v["selected"]), "?")
+
+
+def _sources(source: Any) -> str:
+    """The short ids a field's value came from (attribute_source), or empty."""
+    found: list[str] = []
+
+    def walk(s: Any) -> None:
+        if isinstance(s, dict) and "entity" in s:
+            found.append("@" + s["entity"][:8])
+        elif isinstance(s, dict):
+            for v in s.values():
+                walk(v)
+        elif isinstance(s, list):
+            for v in s:
+                walk(v)
+
+    walk(source)
+    unique = list(dict.fromkeys(found))
+    return ", ".join(unique[:3]) + (" …" if len(unique) > 3 else "")
 
 
 def _export(args: argparse.Namespace) -> str:

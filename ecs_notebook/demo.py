@@ -1,12 +1,18 @@
-"""``python -m ecs_notebook.demo``: run the quickstart notebook headlessly and show what it recorded."""
+"""``python -m ecs_notebook.demo``: run the quickstart notebook headlessly and show what it recorded.
+
+``--lab`` opens it in JupyterLab instead (``--check``: start JupyterLab, make sure it serves the
+notebook and runs a kernel, then stop it; for tests and CI).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def _notebook_text(cell: dict) -> str:  # type: ignore[type-arg]
@@ -19,12 +25,33 @@ def _notebook_text(cell: dict) -> str:  # type: ignore[type-arg]
     return "".join(parts).rstrip()
 
 
+def _kernel_manager(sockets: str) -> object:
+    """A python3 kernel talking over local IPC sockets where the OS has them.
+
+    Over TCP (Jupyter's default) the kernel warns on every start that its traffic is not encrypted;
+    IPC sockets are files only this user can open, so nothing goes over the network to encrypt.
+    """
+    from jupyter_client.manager import KernelManager
+
+    if os.name == "posix":
+        return KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
+    return KernelManager(kernel_name="python3")
+
+
 def main(argv: list[str] | None = None) -> int:
     root = Path(__file__).resolve().parents[1]
     p = argparse.ArgumentParser(prog="python -m ecs_notebook.demo", description=__doc__)
     p.add_argument("--notebook", default=str(root / "notebooks" / "quickstart.ipynb"))
     p.add_argument("--out", default="demo-output", help="folder for the executed notebook, the store and the export")
+    p.add_argument("--lab", action="store_true", help="open the notebook in JupyterLab instead of running it headlessly")
+    p.add_argument("--check", action="store_true", help="with --lab: start JupyterLab, check it serves the notebook, stop it")
     args = p.parse_args(argv)
+    if args.check and not args.lab:
+        p.error("--check applies to --lab only")
+    if args.lab:
+        from ._lab import open_lab
+
+        return open_lab(Path(args.notebook), check=args.check)
     try:
         import nbformat
         from nbclient import NotebookClient
@@ -42,7 +69,15 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     env_store = os.environ.pop("ECS_NOTEBOOK_STORE", None)
     try:
-        NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(out)}}).execute()
+        with tempfile.TemporaryDirectory(prefix="ecs-demo-") as sockets:
+            km: Any = _kernel_manager(sockets)
+            try:
+                NotebookClient(nb, timeout=300, km=km, resources={"metadata": {"path": str(out)}}).execute()
+            finally:
+                # A kernel manager handed in is ours to stop. A graceful shutdown lets the kernel
+                # close its lineage store, so lineage.db is complete on its own.
+                if km.has_kernel:
+                    km.shutdown_kernel(now=False)
     except Exception as exc:  # show where it failed, keep the partial notebook
         nbformat.write(nb, out / src.name)
         print(f"The notebook failed: {str(exc)[-2000:]}", file=sys.stderr)
@@ -66,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         f"                   (inspect: ecs-notebook -s sqlite:///{out}/.ecs_notebook/lineage.db summary)"
     )
     print(f"Offline lineage:   {out / 'lineage.html'}  (open it in a browser)")
-    print(f"Interactive:       jupyter lab {src}")
+    print("Interactive:       bash scripts/demo.sh --lab   (installs JupyterLab into .venv and opens this notebook)")
     return 0
 
 

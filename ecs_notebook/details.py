@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from ._ids import short
 from .entity import UntypedEntity
 from .execution import FunctionExecution
-from .lineage.graph import default_graph
+from .lineage.graph import default_graph, stored_type_name
 from .records import VersionRecord
 from .registry import EntityRegistry
 from .tree import fill_template
@@ -67,8 +67,8 @@ def _entity(rec: VersionRecord) -> dict[str, Any]:
         "id": eid,
         "kind": "entity",
         "label": label_of(rec.ecs_id),
-        "type": rec.cls.__name__,
-        "type_path": rec.type_path,
+        "type": stored_type_name(rec),
+        "type_path": f"{rec.plain[0]} (class not defined in this process)" if rec.cls is UntypedEntity else rec.type_path,
         "lineage_id": str(rec.lineage_id),
         "created_at": rec.created_at.isoformat(),
         "fields": {k: jsonable(v) for k, v in fields_of(rec).items()},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import gc
 import weakref
 from collections.abc import Callable, Iterable
@@ -620,3 +621,16 @@ def _require_entity(obj: Any, call: str) -> None:
 
 
 EntityRegistry: EntityRegistryType = stateful(EntityRegistryType())
+
+
+def _close_store_at_exit() -> None:
+    """When the interpreter exits (a kernel shutting down, the CLI ending), close the current store.
+
+    Closing checkpoints an SQLite store, so the .db file is complete on its own afterwards.
+    """
+    store = EntityRegistry.__dict__.get("_store")
+    if store is not None:
+        store.close()
+
+
+atexit.register(_close_store_at_exit)

@@ -17,13 +17,13 @@ from .entity import Entity
 from .execution import FunctionExecution
 from .lineage.export import to_html as export_html
 from .lineage.graph import default_graph
-from .lineage.payload import build_payload, selection_ids
-from .lineage.queries import downstream, resolve_id, stale
+from .lineage.payload import build_payload, mark_stale, selection_ids
+from .lineage.queries import downstream, resolve_id
+from .lineage.text import payload_heading, payload_tree
 from .registry import EntityRegistry
 
 STATIC = Path(__file__).parent / "static"
 DIRECTIONS = ("up", "down", "both")
-MAX_STALE_LINEAGES = 200  # stale marks are computed for at most this many outdated lineages in view
 
 
 class LineageExplorer(anywidget.AnyWidget):
@@ -92,6 +92,23 @@ class LineageExplorer(anywidget.AnyWidget):
     def to_html(self, path: str | Path) -> Path:
         """Write the standalone, offline HTML page of this view (same target, depth, direction)."""
         return export_html(path, target=self.focus or None, depth=self.depth if self.focus else None, direction=self.direction)
+
+    # -- text representations (terminal IPython, logs) ----------------------------------------
+
+    def __repr__(self) -> str:
+        return f"<{payload_heading(self.graph)}>"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(payload_tree(self.graph))
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        # ipywidgets puts repr() cut to 110 characters in text/plain, which is all a terminal shows.
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, tuple):
+            bundle[0]["text/plain"] = payload_tree(self.graph)
+        elif isinstance(bundle, dict):
+            bundle["text/plain"] = payload_tree(self.graph)
+        return bundle
 
     def close(self) -> None:
         """Stop following executions and close the widget (and its views)."""
@@ -245,7 +262,7 @@ def _payload(focus: str, depth: int | None, direction: str, filters: dict[str, A
         functions=list(filters.get("functions") or ()) or None,
         expand=forced or None,
     )
-    _mark_stale(payload)
+    mark_stale(payload)
     return payload
 
 
@@ -272,24 +289,6 @@ def _hook(widget: LineageExplorer) -> Any:
             w._on_execution(execution, outputs)
 
     return on_execution
-
-
-def _mark_stale(payload: dict[str, Any]) -> None:
-    """Set ``stale`` on the payload's entity versions derived from a version that is no longer the latest."""
-    by_lineage: dict[str, list[str]] = {}
-    for n in payload["nodes"]:
-        if n["kind"] == "entity" and n.get("lineage_id"):
-            by_lineage.setdefault(n["lineage_id"], []).append(n["id"])
-    outdated = []
-    for lineage, ids in by_lineage.items():
-        latest = str(EntityRegistry.latest(lineage))
-        if any(i != latest for i in ids):
-            outdated.append(ids[0])
-    marked: set[str] = set()
-    for eid in outdated[:MAX_STALE_LINEAGES]:
-        marked.update(stale(eid))
-    for n in payload["nodes"]:
-        n["stale"] = n["id"] in marked
 
 
 def show_lineage(x: Any = None, depth: int | None = 2, direction: str = "both") -> LineageExplorer:

@@ -1,4 +1,5 @@
-// Bundle the explorer front end into ecs_notebook/static/ (explorer.js + explorer.css).
+// Bundle the explorer front end into ecs_notebook/static/: the widget (explorer.js + explorer.css)
+// and the offline page's script (lineage-page.js + lineage-page.css), from the same sources.
 //
 //   node build.mjs                  # write ../ecs_notebook/static (the committed bundle)
 //   node build.mjs --outdir DIR     # write elsewhere (the bundle check builds into a temp dir)
@@ -16,11 +17,9 @@ const args = process.argv.slice(2);
 const at = args.indexOf("--outdir");
 const outdir = at >= 0 ? path.resolve(args[at + 1]) : path.join(here, "..", "ecs_notebook", "static");
 
-await esbuild.build({
+const common = {
   absWorkingDir: here,
-  entryPoints: { explorer: "src/index.js" },
   bundle: true,
-  format: "esm",
   platform: "browser",
   target: ["es2020"],
   minify: true,
@@ -28,5 +27,9 @@ await esbuild.build({
   legalComments: "eof",
   outdir,
   logLevel: "warning",
-});
-console.log(`built ${path.relative(process.cwd(), outdir) || "."}/explorer.{js,css}`);
+};
+// The widget: an ES module anywidget imports.
+await esbuild.build({ ...common, entryPoints: { explorer: "src/index.js" }, format: "esm" });
+// The offline page (lineage.html): a classic script inlined into the page, same drawing code.
+await esbuild.build({ ...common, entryPoints: { "lineage-page": "src/page.js" }, format: "iife" });
+console.log(`built ${path.relative(process.cwd(), outdir) || "."}/{explorer,lineage-page}.{js,css}`);

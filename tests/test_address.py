@@ -279,7 +279,8 @@ MALFORMED = [
     "@",
     "name",
     "3f2a1c00-0000-4000-8000-0000000000e1",
-    "@3f2a1c00",
+    "@3f2",  # a prefix of fewer than 4 hex digits
+    "@3f2a-1c00",  # a dash where the id has none
     "@not-a-uuid",
     "@{id}.",
     "@{id}..title",
@@ -300,6 +301,21 @@ def test_malformed_address_raises_address_error(top, registry_state, address):
 def test_non_string_address_raises_address_error(value):
     with pytest.raises(AddressError):
         get(value)
+
+
+def test_short_ids_resolve_like_full_ones(top):
+    full = str(top.ecs_id)
+    for head in (full[:8], full[:4].upper(), full[:13], full.replace("-", "")):
+        assert get(f"@{head}.middle.leaf.label") == "deep"
+        assert get(f"@{head}").ecs_id == top.ecs_id
+
+
+def test_unknown_short_id_raises_entity_not_found(top, registry_state):
+    before = registry_state(top.lineage_id)
+    other = "0123" if not str(top.ecs_id).startswith("0123") else "4567"
+    with pytest.raises(EntityNotFoundError, match=f"starting with {other}"):
+        get(f"@{other}.title")
+    assert registry_state(top.lineage_id) == before
 
 
 def test_unknown_uuid_raises_entity_not_found(top, registry_state):

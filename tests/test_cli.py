@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 
 import pytest
 from pydantic import create_model
@@ -119,10 +120,16 @@ def test_show_prints_the_addressed_value(recorded, tmp_path, capsys):
     assert run_inline(capsys, "show", f"@{recorded['v2']}.courses.1.credits", store=url).stdout.strip() == "4"
     whole = run_cli(tmp_path, "show", f"@{recorded['v2'].upper()}", store=url)
     assert whole.returncode == 0, whole.stderr
-    assert "type_path='store_models:Student'" in whole.stdout and "Grace" in whole.stdout, "the store imports nothing"
+    assert "store_models:Student" in whole.stdout and "Grace" in whole.stdout, "the store imports nothing"
     typed = run_cli(tmp_path, "--import", "store_models", "show", f"@{recorded['v2'].upper()}", store=url)
     assert typed.returncode == 0, typed.stderr
-    assert typed.stdout.startswith("Student(") and "Grace" in typed.stdout, "--import defines the classes"
+    lines = typed.stdout.splitlines()
+    assert lines[0] == f"Student Grace v2  @{recorded['v2']}", "--import defines the classes; a heading with the version label and the full id"
+    assert "version 2 of 2" in lines[1]
+    rows = {line.split()[0]: line for line in lines[3:]}
+    assert lines[2].split() == ["field", "value", "from"]
+    assert rows["name"].split()[1] == "Grace"
+    assert "courses" in rows and "Student(" not in typed.stdout, "fields as a table, not a repr"
     missing = run_cli(tmp_path, "--import", "no_such_module_xyz", "summary", store=url)
     assert missing.returncode == 1 and "no_such_module_xyz" in missing.stderr and "Traceback" not in missing.stderr
     ghost = run_cli(tmp_path, "show", f"@{recorded['ghost']}.label", store=url)  # untyped in that process
@@ -204,25 +211,107 @@ def test_openlineage_options_are_refused_for_the_json_export(recorded, tmp_path)
 @pytest.mark.parametrize(
     ("command", "address"),
     [
-        ("show", "@not-a-uuid"),
-        ("show", "no-at-sign"),
-        ("show", "@00000000-0000-4000-8000-000000000000"),
         ("show", "@{v1}.no_such_field"),
         ("show", "@{v1}.courses.9"),
-        ("history", "@zz"),
-        ("history", "@00000000-0000-4000-8000-000000000000"),
     ],
-    ids=["malformed", "no-at", "unknown-id", "bad-field", "bad-index", "history-malformed", "history-unknown"],
+    ids=["bad-field", "bad-index"],
 )
 def test_bad_address_exits_1_with_one_clear_line(recorded, tmp_path, capsys, command, address):
     args = (command, address.format(v1=recorded["v1"]))
-    if address in ("@not-a-uuid", "@{v1}.no_such_field"):
+    if address == "@{v1}.no_such_field":
         proc = run_cli(tmp_path, *args, store=recorded["url"])  # the real entry point
     else:
         proc = run_inline(capsys, *args, store=recorded["url"])
     line = _one_error_line(proc)
     assert len(line) < 400
     assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("command", "address", "says"),
+    [
+        ("show", "@not-a-uuid", "not an ecs_id"),
+        ("show", "no-at-sign", "must start with '@'"),
+        ("show", "@00000000-0000-4000-8000-000000000000", "No recorded entity version"),
+        ("show", "@0000000", "No recorded version or execution has an id starting with 0000000"),
+        ("history", "@zz", "not an ecs_id"),
+        ("history", "@00000000-0000-4000-8000-000000000000", "No recorded entity version"),
+        ("history", "ffff0000", "No recorded version or execution has an id starting with ffff0000"),
+    ],
+    ids=["malformed", "no-at", "unknown-id", "unknown-prefix", "history-malformed", "history-unknown", "history-unknown-prefix"],
+)
+def test_an_id_naming_no_version_exits_2_with_one_clear_line(recorded, tmp_path, command, address, says):
+    proc = run_cli(tmp_path, command, address, store=recorded["url"])
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("ecs-notebook:"), proc.stderr
+    assert says in lines[0]
+    assert proc.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["{short}", "@{short}", "{p4}", "@{p4}", "{p12}", "@{full}"],
+    ids=["as-shown", "at-as-shown", "4-digits", "at-4-digits", "with-dash", "full"],
+)
+def test_show_and_history_accept_ids_as_listings_show_them(recorded, tmp_path, spelling):
+    url = recorded["url"]
+    v1 = recorded["v1"]
+    unique = _unique_prefix(recorded, v1)
+    text = spelling.format(short=v1[:8], p4=unique, p12=v1[:13], full=v1)
+    history = run_cli(tmp_path, "history", text, store=url)
+    assert history.returncode == 0, history.stderr
+    assert [line.split()[1] for line in history.stdout.splitlines()] == [v1, recorded["v2"]]
+    name = run_cli(tmp_path, "show", text + ".name", store=url)
+    assert (name.returncode, name.stdout.strip()) == (0, "'Ada'"), name.stderr
+    whole = run_cli(tmp_path, "show", text, store=url)
+    assert whole.stdout.startswith(f"Student Ada v1  @{v1}")
+
+
+def test_show_accepts_the_short_id_of_an_execution_from_the_listing(recorded, tmp_path):
+    url = recorded["url"]
+    listing = run_cli(tmp_path, "executions", "--failed", store=url).stdout.splitlines()[1]
+    short_id = listing.split()[4]  # the execution column, as listed
+    proc = run_cli(tmp_path, "show", short_id, store=url)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("boom()  @")
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[2:]}
+    assert rows["succeeded"].split()[1] == "false" and "ValueError" in rows["error_type"]
+
+
+def test_an_ambiguous_prefix_exits_2_listing_the_matches(tmp_path):
+    from ecs_notebook.testing import fresh_state
+
+    url = sqlite_url(tmp_path / "lineage.db")
+    twins = ["3cf40b27-0000-4000-8000-000000000001", "3cf40b27-1000-4000-8000-000000000002"]
+    with fresh_state():
+        ecs_notebook.connect(url)
+        for eid in twins:
+            Holder(value={}, note=eid, ecs_id=uuid.UUID(eid)).promote_to_root()
+        ecs_notebook.connect("memory://")
+    for text in ("3cf4", "@3cf40b27", "3cf40b27.note"):
+        proc = run_cli(tmp_path, "show", text, store=url)
+        assert proc.returncode == 2, (proc.stdout, proc.stderr)
+        lines = proc.stderr.splitlines()
+        assert len(lines) == 1 and "ambiguous" in lines[0], proc.stderr
+        assert twins[0] in lines[0] and twins[1] in lines[0], "the message lists the matches"
+    one = run_cli(tmp_path, "show", "3cf40b27-1.note", store=url)
+    assert (one.returncode, one.stdout.strip()) == (0, repr(twins[1])), one.stderr
+
+
+def _unique_prefix(recorded, eid: str) -> str:
+    """The shortest prefix (>= 4 hex digits) of ``eid`` that no other id in the store starts with."""
+    from ecs_notebook.store import open_store
+
+    store = open_store(recorded["url"], create=False)
+    try:
+        for n in range(4, 33):
+            p = eid.replace("-", "")[:n]
+            if len(store.ids_with_prefix(p, limit=2)) == 1:
+                return p
+    finally:
+        store.close()
+    raise AssertionError(eid)
 
 
 def test_a_corrupt_store_exits_1_and_is_left_untouched(tmp_path):
@@ -258,3 +347,28 @@ def test_inspecting_a_missing_store_does_not_create_it(tmp_path):
     proc = run_cli(tmp_path, "summary", store=sqlite_url(missing))
     assert not missing.exists()
     assert proc.returncode == 1
+
+
+def test_show_cuts_long_values_to_the_terminal_width(tmp_path):
+    from ecs_notebook.testing import fresh_state
+
+    url = sqlite_url(tmp_path / "lineage.db")
+    with fresh_state():
+        ecs_notebook.connect(url)
+        h = Holder(value={"rows": list(range(5000))}, note="x" * 10_000)
+        h.promote_to_root()
+        hid = str(h.ecs_id)
+        ecs_notebook.connect("memory://")
+    env = child_env()
+    env["COLUMNS"] = "100"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ecs_notebook.cli", "--store", url, "show", hid[:8]],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"Holder {hid[:8]}  @{hid}"
+    rows = {line.split()[0]: line for line in lines[3:]}
+    assert set(rows) == {"value", "note"}
+    assert all(len(line) <= 100 for line in lines[2:]), "the table fits the terminal"
+    assert rows["note"].rstrip().endswith("xxx…") and rows["value"].split()[1].startswith('{"rows":')

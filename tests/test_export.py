@@ -1,4 +1,4 @@
-"""Exports (DESIGN A7): a standalone, offline pyvis HTML page, and node-link JSON."""
+"""Exports (DESIGN A7): a standalone, offline HTML page (the explorer's own drawing code), and node-link JSON."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ import json
 import os
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import networkx as nx
 import pytest
 from lineage_models import BUILDERS, Course, register_all, sample
 
-from ecs_notebook import CallableRegistry, lineage_graph, upstream
+from ecs_notebook import CallableRegistry, EntityRegistry, lineage_graph, upstream
 from ecs_notebook.lineage.export import to_html, to_json
+from ecs_notebook.lineage.page import STATIC
+
+ROOT = Path(__file__).resolve().parent.parent
 
 HOSTILE_IMG = "<img src=x onerror=alert(1)>"
 HOSTILE_SCRIPT = "</script><img src=x onerror=alert(2)>"  # 37 characters: fits in a label whole
@@ -47,11 +51,15 @@ class Page(HTMLParser):
         return [a for t, a in self.tags if t == tag]
 
 
-def _js_value(script: str, name: str):
-    """The JSON literal assigned in the page's script as ``var <name> = ...;`` or ``new vis.DataSet(...)``."""
-    m = re.search(rf"var {name} = (?:new vis\.DataSet\()?(.*?)\)?;\n", script)
-    assert m, f"no {name} in the page script"
-    return json.loads(m.group(1))
+def _data(page: Page) -> dict:
+    """The JSON the page embeds (heading, payload, details), parsed back."""
+    (data,) = [a for a in page.elements("script") if a.get("type") == "application/json"]
+    assert data.get("id") == "ecs-data"
+    return json.loads(page.scripts[0])
+
+
+def _nodes(page: Page) -> list[dict]:
+    return _data(page)["payload"]["nodes"]
 
 
 @pytest.fixture
@@ -110,12 +118,15 @@ def test_html_loads_nothing_from_the_network(cwd):
     assert "http" not in policy
 
 
-def test_html_is_one_page_with_vis_network_inlined(cwd):
+def test_html_is_one_page_with_the_explorer_drawing_code_inlined(cwd):
     BUILDERS["pipeline"]()
     page = Page(to_html("p.html").read_text(encoding="utf-8"))
     assert len(page.elements("html")) == 1
-    assert len(page.scripts) == 2, "vis-network inline, then the page's own script"
-    assert "vis" in page.scripts[0] and len(page.scripts[0]) > 100_000
+    assert len(page.scripts) == 2, "the data (JSON, never run), then the page's script"
+    assert [a.get("type") for a in page.elements("script")] == ["application/json", None]
+    bundle = (STATIC / "lineage-page.js").read_text(encoding="utf-8")
+    assert page.scripts[1].strip() == bundle.strip(), "the script is the bundle built from js/src (the widget's sources)"
+    assert "vis" in bundle and len(bundle) > 100_000
 
 
 # -- entity data is text ---------------------------------------------------------------------------
@@ -129,12 +140,11 @@ def test_hostile_text_is_not_html(cwd):
     page = Page(html)
     assert page.elements("img") == []
     assert len(page.elements("script")) == 2, "no script element smuggled in"
-    nodes = _js_value(page.scripts[1], "nodes")
-    by_id = {n["id"]: n for n in nodes}
+    by_id = {n["id"]: n for n in _nodes(page)}
     assert by_id[str(a.ecs_id)]["label"] == f"Sample {HOSTILE_IMG}", "the data decodes back to the original text"
     assert by_id[str(c.ecs_id)]["label"] == f"Course {HOSTILE_SCRIPT}"
-    assert HOSTILE_IMG in by_id[str(a.ecs_id)]["title"]
     assert by_id[str(r.ecs_id)]["label"] == f"Report {HOSTILE_IMG}"
+    assert _data(page)["details"][str(a.ecs_id)]["fields"]["name"] == HOSTILE_IMG
 
 
 def test_hostile_heading_is_text(cwd):
@@ -142,53 +152,90 @@ def test_hostile_heading_is_text(cwd):
     html = to_html("p.html", title="</title><script>alert(3)</script>").read_text(encoding="utf-8")
     page = Page(html)
     assert len(page.elements("script")) == 2
-    assert _js_value(page.scripts[1], "heading") == "</title><script>alert(3)</script>"
+    assert _data(page)["heading"] == "</title><script>alert(3)</script>"
+    assert "<title>&lt;/title&gt;&lt;script&gt;alert(3)&lt;/script&gt;</title>" in html
 
 
-def test_page_script_shows_data_through_text_only(cwd):
-    BUILDERS["pipeline"]()
+def test_embedded_json_cannot_end_its_script_or_open_a_comment(cwd):
+    register_all()
+    sample("</script><!-- \u2028 \u2029 & <b>", 1.0)
+    sample("line\u2028separator", 2.0)
+    html = to_html("p.html").read_text(encoding="utf-8")
+    data_text = Page(html).scripts[0]
+    for bad in ("<", ">", "&", "\u2028", "\u2029"):
+        assert bad not in data_text
+    labels = {n["label"] for n in _nodes(Page(html))}
+    assert "Sample </script><!-- \u2028 \u2029 & <b>" in labels
+
+
+def test_page_script_shows_data_through_text_only():
+    for name in ("page.js", "panel.js", "dom.js", "index.js", "transform.js"):
+        source = (ROOT / "js" / "src" / name).read_text(encoding="utf-8")
+        assert "innerHTML" not in source and "document.write" not in source and "eval(" not in source, name
+    bundle = (STATIC / "lineage-page.js").read_text(encoding="utf-8")
+    assert "innerHTML" not in bundle and "document.write" not in bundle
+
+
+def test_page_embeds_the_explorer_payload_with_positions_and_version_labels(cwd):
+    register_all()
+    a = sample("ada", 1.0)
+    a.value = 2.0
+    EntityRegistry.version_entity(a)
     page = Page(to_html("p.html").read_text(encoding="utf-8"))
-    own = page.scripts[1]
-    assert "innerHTML" not in own and "document.write" not in own and "eval(" not in own
+    payload = _data(page)["payload"]
+    assert payload["version"] == 1 and payload["nodes"], "the widget's payload (layout included)"
+    assert all(isinstance(n["x"], (int, float)) and isinstance(n["y"], (int, float)) for n in payload["nodes"])
+    labels = sorted(n["label"] for n in payload["nodes"])
+    assert labels == ["Sample ada v1", "Sample ada v2"]
 
 
-def test_page_options_are_an_object(cwd):
-    BUILDERS["pipeline"]()
-    page = Page(to_html("p.html").read_text(encoding="utf-8"))
-    options = _js_value(page.scripts[1], "options")
-    assert isinstance(options, dict)
-    assert options["layout"]["hierarchical"]["direction"] == "LR"
+def test_every_drawn_node_has_its_details_fields_and_provenance(cwd):
+    names = BUILDERS["pipeline"]()
+    data = _data(Page(to_html("p.html").read_text(encoding="utf-8")))
+    drawn = {n["id"] for n in data["payload"]["nodes"]}
+    assert set(data["details"]) == drawn
+    report = data["details"][names["r"]]
+    assert report["kind"] == "entity" and report["fields"], "fields of the version"
+    assert "provenance" in report and report["versions"][0]["id"] == names["r"]
+    execution = data["details"][names["x:report"]]
+    assert execution["kind"] == "execution" and execution["inputs"] and execution["outputs"]
 
 
 def test_html_nodes_and_edges_are_the_graph(cwd):
     names = BUILDERS["fan_in"]()
-    page = Page(to_html("p.html").read_text(encoding="utf-8"))
-    nodes = _js_value(page.scripts[1], "nodes")
-    edges = _js_value(page.scripts[1], "edges")
-    assert {n["id"] for n in nodes} == set(names.values())
+    payload = _data(Page(to_html("p.html").read_text(encoding="utf-8")))["payload"]
+    assert {n["id"] for n in payload["nodes"]} == set(names.values())
     g = lineage_graph()
-    assert sorted((e["from"], e["to"]) for e in edges) == sorted((u, v) for u, v in g.edges())
+    assert sorted((e["from"], e["to"]) for e in payload["edges"]) == sorted((u, v) for u, v in g.edges())
 
 
 def test_html_around_a_target(cwd):
     names = BUILDERS["pipeline"]()
     page = Page(to_html("p.html", target=names["r"], depth=1, direction="up").read_text(encoding="utf-8"))
-    nodes = _js_value(page.scripts[1], "nodes")
     expected = {names["r"], *upstream(names["r"], 1, include_executions=True)}
-    assert {n["id"] for n in nodes} == expected
+    assert {n["id"] for n in _nodes(page)} == expected
+    assert _data(page)["payload"]["focus"] == names["r"]
 
 
-def test_failed_execution_looks_different(cwd):
+def test_html_accepts_a_short_id_as_target(cwd):
+    names = BUILDERS["pipeline"]()
+    page = Page(to_html("p.html", target=names["r"][:8], depth=1).read_text(encoding="utf-8"))
+    assert _data(page)["payload"]["focus"] == names["r"]
+
+
+def test_failed_and_stale_nodes_are_marked_in_the_data(cwd):
     register_all()
     a = sample()
-    CallableRegistry.execute("report", a=a)
+    first = CallableRegistry.execute("report", a=a)
     with pytest.raises(RuntimeError):
         CallableRegistry.execute("boom", a=a)
-    page = Page(to_html("p.html").read_text(encoding="utf-8"))
-    nodes = [n for n in _js_value(page.scripts[1], "nodes") if n["shape"] == "box"]
-    assert len(nodes) == 2
-    colors = {json.dumps(n["color"], sort_keys=True) for n in nodes}
-    assert len(colors) == 2
+    a.value = 5.0
+    EntityRegistry.version_entity(a)
+    data = _data(Page(to_html("p.html").read_text(encoding="utf-8")))
+    by_id = {n["id"]: n for n in data["payload"]["nodes"]}
+    failed = [n for n in by_id.values() if n["kind"] == "execution" and n["succeeded"] is False]
+    assert len(failed) == 1 and data["details"][failed[0]["id"]]["fields"]["error_type"] == "RuntimeError"
+    assert by_id[str(first.ecs_id)]["stale"] is True, "marked as in the widget (js/src/transform.js draws the marks)"
 
 
 # -- node-link JSON --------------------------------------------------------------------------------

@@ -274,7 +274,22 @@ def test_node_attributes_filled_in_when_a_node_was_seen_first_as_a_reference():
     for node, attrs in g.nodes(data=True):
         assert attrs["kind"] == "entity"
         assert attrs["type"] == "Sample"
-        assert attrs["label"] == "Sample first"
+    # The first version, synced while it was the only one, is relabelled once a second exists.
+    labels = {node: attrs["label"] for node, attrs in g.nodes(data=True)}
+    assert labels == {str(EntityRegistry.history(a.lineage_id)[0]): "Sample first v1", str(a.ecs_id): "Sample first v2"}
+
+
+def test_labels_number_the_versions_of_a_lineage_as_history_lists_them():
+    register_all()
+    one = sample("solo")
+    a = sample("ada")
+    for value in (2.0, 3.0):
+        a.value = value
+        EntityRegistry.version_entity(a)
+    labels = {n: attrs["label"] for n, attrs in lineage_graph().nodes(data=True)}
+    assert labels[str(one.ecs_id)] == "Sample solo", "a lineage with one version needs no number"
+    history = [str(v) for v in EntityRegistry.history(a.lineage_id)]
+    assert [labels[v] for v in history] == ["Sample ada v1", "Sample ada v2", "Sample ada v3"]
 
 
 # -- acyclicity under random call sequences (hypothesis) -------------------------------------------

@@ -266,6 +266,9 @@ def test_demo_runs_the_quickstart_and_writes_notebook_store_and_page(kernel_env,
     assert errors(executed) == []
     assert "3 of 3 executions" in text(cell(executed, "%ecs_executions"))
     assert (out / ".ecs_notebook" / "lineage.db").exists()
+    assert not (out / ".ecs_notebook" / "lineage.db-wal").exists(), "the kernel closed its store: the .db is complete alone"
+    assert "without encryption" not in proc.stdout + proc.stderr, "the demo's kernel talks over local IPC, not TCP"
+    assert "Parent appears to have exited" not in proc.stderr, "the demo shuts its kernel down"
     assert_offline_page(out / "lineage.html")
 
 

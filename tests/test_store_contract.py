@@ -290,3 +290,60 @@ def test_from_storage_marks_versions_read_back_from_a_store(backend):
     assert copy.from_storage is expected
     assert copy.courses[0].from_storage is expected
     assert s.from_storage is False, "the live object is never marked"
+
+
+# -- short ids (prefixes) --------------------------------------------------------------------
+
+_TWINS = [
+    "3cf40b27-0000-4000-8000-000000000001",
+    "3cf40b27-1000-4000-8000-000000000002",
+    "3cf4ffff-0000-4000-8000-000000000003",
+    "ffffffff-ffff-4fff-bfff-ffffffffffff",
+]
+
+
+def test_ids_with_prefix_finds_versions_and_executions_in_id_order(backend):
+    for eid in _TWINS:
+        Student(name=eid[:4], ecs_id=uuid.UUID(eid)).promote_to_root()
+    calls = _run_calls()
+    execution = calls["r1"].derived_from_execution_id
+    backend.reopen()
+    store = EntityRegistry.store
+    ids = [str(u) for u in store.ids_with_prefix("3cf4")]
+    assert ids == _TWINS[:3], "every id with the prefix, in id order"
+    assert [str(u) for u in store.ids_with_prefix("3cf40b27")] == _TWINS[:2]
+    assert [str(u) for u in store.ids_with_prefix("3cf40b271")] == [_TWINS[1]], "an odd number of digits"
+    assert store.ids_with_prefix("3cf4", limit=2) == [uuid.UUID(t) for t in _TWINS[:2]]
+    assert [str(u) for u in store.ids_with_prefix("ffff")] == [_TWINS[3]], "the top of the id range"
+    assert store.ids_with_prefix(_TWINS[3].replace("-", "")) == [uuid.UUID(_TWINS[3])]
+    assert store.ids_with_prefix(execution.hex[:12]) == [execution], "executions are found too"
+    assert store.ids_with_prefix("3cf5") == []
+
+
+def test_queries_and_get_accept_unique_prefixes_and_reject_ambiguous_ones(backend):
+    from ecs_notebook import AddressError, history
+    from ecs_notebook.lineage.queries import resolve_id
+
+    s = make_student()
+    s.promote_to_root()
+    for eid in _TWINS[:2]:
+        Student(name="twin", ecs_id=uuid.UUID(eid)).promote_to_root()
+    backend.reopen()
+    own = _unique_prefix(str(s.ecs_id))
+    for text in (own, f"@{own}", str(s.ecs_id)[:8], f"@{str(s.ecs_id)[:8]}"):
+        assert resolve_id(text) == s.ecs_id
+        assert history(text) == [str(s.ecs_id)]
+    assert get(f"@{own}.name") == "Ada"
+    with pytest.raises(AddressError, match="ambiguous") as info:
+        resolve_id("3cf40b27")
+    assert _TWINS[0] in str(info.value) and _TWINS[1] in str(info.value)
+    with pytest.raises(AddressError, match="ambiguous"):
+        get("@3cf4.name")
+    assert get("@3cf40b271.name") == "twin"
+    with pytest.raises(EntityNotFoundError, match="starting with 3cf5"):
+        history("3cf5")
+
+
+def _unique_prefix(full: str) -> str:
+    digits = full.replace("-", "")
+    return next(digits[:n] for n in range(4, 33) if len(EntityRegistry.store.ids_with_prefix(digits[:n], limit=2)) == 1)

@@ -439,8 +439,11 @@ def test_to_html_writes_the_same_view(analyze, ada, explorer, tmp_path):
     w = explorer(r, depth=1, direction="up")
     out = w.to_html(tmp_path / "x.html")
     html = out.read_text(encoding="utf-8")
-    assert str(r.ecs_id) in html and str(ada.ecs_id) in html
-    assert str(ada.courses[0].ecs_id) not in html  # two steps away: outside depth 1
+    data = json.loads(html.split('<script type="application/json" id="ecs-data">', 1)[1].split("</script>", 1)[0])
+    drawn = {n["id"] for n in data["payload"]["nodes"]}
+    assert drawn == {n["id"] for n in w.graph["nodes"]}, "the page draws what the widget shows"
+    assert str(r.ecs_id) in drawn and str(ada.ecs_id) in drawn
+    assert str(ada.courses[0].ecs_id) not in drawn  # two steps away: outside depth 1 (named in Ada's fields only)
 
 
 def test_show_lineage_displays_and_returns_the_explorer(ada, monkeypatch):

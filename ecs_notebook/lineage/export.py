@@ -1,4 +1,4 @@
-"""Exporting the lineage: a standalone, offline pyvis HTML page, and node-link JSON."""
+"""Exporting the lineage: a standalone, offline HTML page (the explorer, see page.py), and node-link JSON."""
 
 from __future__ import annotations
 
@@ -12,13 +12,6 @@ import networkx as nx
 from .files import check_destination, write_atomically
 from .graph import default_graph
 from .queries import check_direction, downstream, resolve_id, upstream
-
-_COLORS = {
-    "entity": {"background": "#dbeafe", "border": "#2563eb"},
-    "execution": {"background": "#dcfce7", "border": "#16a34a"},
-    "failed": {"background": "#fee2e2", "border": "#dc2626"},
-}
-_EDGE_COLORS = {"input": "#64748b", "output": "#16a34a", "version": "#9333ea", "borrow": "#f59e0b", "child": "#94a3b8"}
 
 
 def select(target: Any = None, depth: int | None = None, direction: str = "both") -> nx.MultiDiGraph:
@@ -34,11 +27,6 @@ def select(target: Any = None, depth: int | None = None, direction: str = "both"
     if direction in ("down", "both"):
         keep.update(downstream(eid, depth, include_executions=True))
     return g.subgraph(keep)
-
-
-def _detail(node: str, attrs: dict[str, Any]) -> str:
-    lines = [f"{k}: {v}" for k, v in sorted(attrs.items()) if v is not None]
-    return "\n".join([node, *lines])
 
 
 def to_json(path: str | os.PathLike[str], target: Any = None, depth: int | None = None, direction: str = "both") -> Path:
@@ -64,45 +52,16 @@ def to_html(
 ) -> Path:
     """Write a standalone HTML page of the lineage that renders with no network access.
 
-    Built with pyvis (``cdn_resources="in_line"``) on a template of ours (pyvis' own pulls
-    Bootstrap from a CDN). Entity data is embedded as JSON and displayed as text only. Nothing
-    but ``path`` is written (replaced only once complete; the store's own files are refused).
+    The page is the explorer itself, offline: the widget's drawing code (same palette, marks, version
+    labels and legend), every drawn node's details (fields, provenance, versions) in a panel on
+    click, and readable labels however large the graph (it opens zoomed on its focus or middle,
+    "Fit all" shows everything). Past 2,000 nodes the farthest are aggregated into "+N more" nodes.
+    Entity data is embedded as JSON and displayed as text only. Nothing but ``path`` is written
+    (replaced only once complete; the store's own files are refused).
     """
-    check_destination(path)
-    import pyvis
-    from jinja2 import ChoiceLoader, Environment, FileSystemLoader
-    from pyvis.network import Network
+    from .page import page_data, render_page
 
-    g = select(target, depth, direction)
-    net = Network(height="100vh", width="100%", directed=True, cdn_resources="in_line", heading=title)
-    for node, attrs in sorted(g.nodes(data=True)):
-        kind = attrs.get("kind", "entity")
-        color = _COLORS["failed"] if kind == "execution" and attrs.get("succeeded") is False else _COLORS[kind]
-        net.add_node(
-            node,
-            label=str(attrs.get("label", node[:8])),
-            title=_detail(node, attrs),
-            shape="box" if kind == "execution" else "ellipse",
-            color=color,
-            detail=_detail(node, attrs),
-        )
-    for a, b, attrs in sorted(g.edges(data=True), key=lambda e: (e[0], e[1], e[2].get("kind", ""))):
-        kind = attrs.get("kind", "")
-        net.add_edge(a, b, title=kind + (f" ({attrs['field']})" if attrs.get("field") else ""), color=_EDGE_COLORS.get(kind))
-    options = {
-        "layout": {"hierarchical": {"enabled": True, "direction": "LR", "sortMethod": "directed"}},
-        "physics": {"enabled": False},
-        "edges": {"arrows": {"to": {"enabled": True}}},
-        "interaction": {"hover": True},
-    }
-    pyvis_templates = Path(pyvis.__file__).parent / "templates"
-    env = Environment(
-        loader=ChoiceLoader([FileSystemLoader(str(Path(__file__).parent / "templates")), FileSystemLoader(str(pyvis_templates))]),
-        autoescape=True,
-    )
-    # Our template (pyvis' own pulls Bootstrap from a CDN), rendered with pyvis' nodes and edges and
-    # its bundled vis-network; options go in as an object.
-    html = env.get_template("lineage.html").render(
-        nodes=net.nodes, edges=net.edges, options=options, heading=title, bgcolor="#ffffff", width="100%", height="100vh"
-    )
+    check_destination(path)
+    check_direction(direction)
+    html = render_page(page_data(target, depth, direction), title)
     return write_atomically(path, lambda f: f.write(html))

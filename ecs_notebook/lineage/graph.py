@@ -14,7 +14,7 @@ import networkx as nx
 
 from .._ids import short
 from .._state import stateful
-from ..entity import ParameterEntity
+from ..entity import ParameterEntity, UntypedEntity
 from ..execution import FunctionExecution
 from ..records import VersionRecord
 from ..registry import EntityRegistry
@@ -52,6 +52,10 @@ class LineageGraph:
         self._synced_edges = 0
         self._stale_attrs: set[int] = set()
         self._loaded = False  # whether the records already in the store were read
+        # Version numbers (1-based, in recording order, as ``history`` lists them): node -> number,
+        # and per lineage (uuid.int) its count and first node (relabelled "v1" once a v2 exists).
+        self._version_no: dict[int, int] = {}
+        self._lineage_count: dict[int, tuple[int, int]] = {}
         self._unsubscribe = EntityRegistry.subscribe(self._on_records)
 
     # -- feeding ---------------------------------------------------------------------------
@@ -116,6 +120,7 @@ class LineageGraph:
             recs[i] = rec
             if attrs.built(i) or i < self._synced_nodes:
                 self._changed(i)  # it was read while only referenced
+            self._number(i, rec.lineage_id.int)
             prev = rec.previous_ecs_id
             if prev is not None:
                 edge(node(prev), i, VERSION)
@@ -176,6 +181,20 @@ class LineageGraph:
                 if j is not None and j != i and kind[j] == ENTITY:
                     self._edge(j, i, BORROW, field)
 
+    def _number(self, i: int, lineage: int) -> None:
+        count, first = self._lineage_count.get(lineage, (0, i))
+        self._lineage_count[lineage] = (count + 1, first)
+        self._version_no[i] = count + 1
+        if count == 1:
+            self._changed(first)  # its label gains "v1" now that there is a v2
+
+    def version_number(self, i: int) -> tuple[int, int]:
+        """(number, count): node ``i`` is version ``number`` of the ``count`` its lineage has so far."""
+        rec = self._rec[i]
+        if rec is None or self._kind[i] != ENTITY:
+            return 0, 0
+        return self._version_no.get(i, 0), self._lineage_count.get(rec.lineage_id.int, (0, i))[0]
+
     # -- views -----------------------------------------------------------------------------
 
     def _make_attrs(self, i: int) -> dict[str, Any]:
@@ -201,7 +220,7 @@ class LineageGraph:
             "type": cls.__name__,
             "type_path": rec.type_path,
             "lineage_id": str(rec.lineage_id),
-            "label": _label(rec),
+            "label": _label(rec, *self.version_number(i)),
             "created_at": rec.created_at.isoformat(),
             "function": rec.derived_from_function,
         }
@@ -348,19 +367,45 @@ def _sources(src: Any) -> list[UUID]:
     return []
 
 
-def _label(rec: VersionRecord) -> str:
-    if rec.cls is Variable:
+def _label(rec: VersionRecord, number: int = 0, count: int = 0) -> str:
+    """ "Student Ada", or "Student Ada v2" when its lineage has several versions."""
+    suffix = f" v{number}" if count > 1 and number else ""
+    if rec.cls is Variable:  # a notebook variable: "df v2 (DataFrame)"
         v = rec.plain_dict()
         value = v["value"]
         kind = value.type_name.rsplit(".", 1)[-1] if value is not None else v["change"]
-        return f"{str(v['name'])[:40]} ({kind})"
+        return f"{str(v['name'])[:40]}{suffix} ({kind})"
+    type_name = stored_type_name(rec)
     info = class_info(rec.cls)
+    fields = dict(zip(info.plain_fields, rec.plain))
+    if rec.cls is UntypedEntity and rec.templates and isinstance(rec.templates[0], dict):
+        fields = rec.templates[0]  # its data, kept under the names of the class that is not defined here
     for name in _LABEL_FIELDS:
-        if name in info.plain_fields:
-            value = rec.plain[info.plain_fields.index(name)]
-            if isinstance(value, (str, int)) and not isinstance(value, bool):
-                return f"{rec.cls.__name__} {str(value)[:40]}"
-    return f"{rec.cls.__name__} {short(rec.ecs_id)}"
+        value = fields.get(name)
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            return f"{type_name} {str(value)[:40]}{suffix}"
+    return f"{type_name} {short(rec.ecs_id)}{suffix}"
+
+
+def stored_type_name(rec: VersionRecord) -> str:
+    """The class name of a version: its own, or for an untyped one the name of the class it was stored as."""
+    if rec.cls is UntypedEntity and isinstance(rec.plain[0], str) and rec.plain[0]:
+        return rec.plain[0].rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+    return rec.cls.__name__
+
+
+def version_label(eid: UUID) -> str:
+    """The label the graph gives version ``eid`` ("Student Ada v2"), without loading the graph.
+
+    The number is its place in ``EntityRegistry.history`` of its lineage (shown once the lineage
+    has several versions); executions are "name()". Raises EntityNotFoundError for unknown ids.
+    """
+    rec = EntityRegistry.record(eid)
+    if rec.cls is FunctionExecution:
+        return f"{rec.plain[_execution_fields().function_name]}()"
+    history = EntityRegistry.history(rec.lineage_id)
+    number = next((k for k, v in enumerate(history, 1) if v == rec.ecs_id), 0)
+    return _label(rec, number, len(history))
 
 
 class _GraphHolder:

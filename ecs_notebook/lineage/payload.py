@@ -347,3 +347,27 @@ def _layout(nodes: list[dict[str, Any]], edges: list[dict[str, Any]], depth: dic
     for n in nodes:
         n["level"] = column[depth[n["id"]]]
         n["x"], n["y"] = pos[n["id"]]
+
+
+MAX_STALE_LINEAGES = 200  # stale marks are computed for at most this many outdated lineages in view
+
+
+def mark_stale(payload: dict[str, Any]) -> None:
+    """Set ``stale`` on the payload's entity versions derived from a version that is no longer the latest."""
+    from ..registry import EntityRegistry
+    from .queries import stale
+
+    by_lineage: dict[str, list[str]] = {}
+    for n in payload["nodes"]:
+        if n["kind"] == "entity" and n.get("lineage_id"):
+            by_lineage.setdefault(n["lineage_id"], []).append(n["id"])
+    outdated = []
+    for lineage, ids in by_lineage.items():
+        latest = str(EntityRegistry.latest(lineage))
+        if any(i != latest for i in ids):
+            outdated.append(ids[0])
+    marked: set[str] = set()
+    for eid in outdated[:MAX_STALE_LINEAGES]:
+        marked.update(stale(eid))
+    for n in payload["nodes"]:
+        n["stale"] = n["id"] in marked

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from .._ids import short
-from ..address import parse_address, resolve_input
+from ..address import is_id_text, parse_address, resolve_ecs_id, resolve_input
 from ..entity import Entity
 from ..errors import EntityNotFoundError
 from ..records import EXECUTION_TYPE, VersionRecord, materialize
@@ -55,9 +55,16 @@ def _describe(eid: str) -> str:
 def resolve_id(x: Any) -> UUID:
     """The ecs_id a query is about: an entity (its current version), an ecs_id, an address, or a value.
 
-    A string starting with ``@`` is an address: a malformed one raises AddressError naming the
-    failing segment; a path names the entity version holding what it points at. Any other object is
-    looked up as the current value of a recorded notebook variable (see :func:`ref`).
+    Ids may be given whole or as a unique prefix of at least 4 hex digits, with or without ``@``,
+    exactly as they are shown (``3cf40b27``, ``@3cf40b27``, ``@3cf40b27.name``). A string starting
+    with ``@`` is an address: a malformed one raises AddressError naming the failing segment; a path
+    names the entity version holding what it points at. Any other object is looked up as the current
+    value of a recorded notebook variable (see :func:`ref`).
+
+    Raises:
+        AddressError: a malformed address, a path that does not resolve, or an ambiguous prefix
+            (the message lists the matching ids).
+        EntityNotFoundError: no recorded id starts with the prefix, or ``x`` is no id at all.
     """
     if isinstance(x, Entity):
         return x.ecs_id
@@ -68,6 +75,8 @@ def resolve_id(x: Any) -> UUID:
                 return eid
             rec, _, owner = resolve_input(x)
             return rec.ecs_id if rec is not None else owner
+        if is_id_text(x):
+            return resolve_ecs_id(x)
         return as_uuid(x)
     if isinstance(x, UUID):
         return x

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
@@ -82,11 +83,26 @@ class Store(ABC):
     def find_cached(self, cache_key: str) -> UUID | None:
         """The latest successful execution recorded with ``cache_key``, or None."""
 
+    @abstractmethod
+    def ids_with_prefix(self, prefix: str, limit: int = 10) -> list[UUID]:
+        """Recorded ecs_ids (versions and executions) whose hex digits start with ``prefix``.
+
+        ``prefix`` is lowercase hex digits without dashes (``prefix_range`` checks it); at most
+        ``limit`` ids, in id order. A range scan on the id index: fast on any size of store.
+        """
+
     def begin_batch(self) -> None:
         """Start grouping writes into one transaction (nested calls count)."""
 
     def end_batch(self) -> None:
         """Commit the writes grouped since the matching begin_batch."""
+
+    def checkpoint(self) -> bool:
+        """Make the store's main file complete on its own (SQLite: fold the WAL into the .db).
+
+        Returns True when it is (always, for stores with no such file). Closing does this too.
+        """
+        return True
 
     def close(self) -> None:
         """Release the store's resources."""
@@ -97,6 +113,20 @@ class Store(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
+
+
+def prefix_range(prefix: str) -> tuple[int, int]:
+    """The ids starting with hex digits ``prefix`` as a half-open range of 128-bit ints.
+
+    >>> [hex(b) for b in prefix_range("f")]
+    ['0xf0000000000000000000000000000000', '0x100000000000000000000000000000000']
+    """
+    if not 1 <= len(prefix) <= 32 or prefix.strip("0123456789abcdef"):
+        msg = f"An id prefix is 1 to 32 lowercase hex digits, got {prefix!r:.40}"
+        raise ValueError(msg)
+    shift = 4 * (32 - len(prefix))
+    n = int(prefix, 16)
+    return n << shift, (n + 1) << shift
 
 
 class MemoryStore(Store):
@@ -116,6 +146,8 @@ class MemoryStore(Store):
         self._exec_fields: tuple[int, ...] | None = None
         self._functions: dict[str, list[str]] = {}
         self._sources: dict[str, str] = {}
+        self._sorted_ids: list[int] = []  # every id, sorted (for prefixes), up to _sorted_upto records
+        self._sorted_upto = 0
 
     def write(self, records: list[VersionRecord], roots: list[UUID]) -> None:
         lineages, lineage_of, by_type = self._lineages, self._lineage_of, self._by_type
@@ -170,6 +202,23 @@ class MemoryStore(Store):
 
     def find_cached(self, cache_key: str) -> UUID | None:
         return self._cache_keys.get(cache_key)
+
+    def ids_with_prefix(self, prefix: str, limit: int = 10) -> list[UUID]:
+        lo, hi = prefix_range(prefix)
+        ids = self._sorted_ids
+        if self._sorted_upto < len(self._order):
+            # Sorted lazily, on the first lookup after writes: timsort merges the new tail in
+            # about linear time, and recording pays nothing for it.
+            ids.extend(r.ecs_id.int for r in self._order[self._sorted_upto :])
+            ids.sort()
+            self._sorted_upto = len(self._order)
+        i = bisect.bisect_left(ids, lo)
+        out: list[UUID] = []
+        while i < len(ids) and ids[i] < hi and len(out) < limit:
+            if not out or out[-1].int != ids[i]:
+                out.append(UUID(int=ids[i]))
+            i += 1
+        return out
 
     def write_function(self, name: str, code_version: str, source: str, signature: dict[str, Any]) -> None:
         versions = self._functions.setdefault(name, [])

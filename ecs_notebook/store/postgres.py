@@ -22,7 +22,7 @@ from uuid import UUID
 from .._ids import utcnow
 from ..errors import StoreError
 from ..records import VersionRecord
-from .base import Store
+from .base import Store, prefix_range
 from .codec import Encoder
 from .rows import Row, SharingChains, decode_record, encode_record
 
@@ -532,6 +532,17 @@ class PostgresStore(Store):
     def find_cached(self, cache_key: str) -> UUID | None:
         row = self._query("SELECT ecs_id FROM versions WHERE cache_key = %s ORDER BY seq DESC LIMIT 1", (cache_key,), one=True)
         return row[0] if row else None
+
+    def ids_with_prefix(self, prefix: str, limit: int = 10) -> list[UUID]:
+        lo, hi = prefix_range(prefix)
+        params: tuple[Any, ...]
+        # uuid columns compare bytewise (big-endian): one range scan of the unique index on ecs_id.
+        if hi >> 128:
+            sql, params = "SELECT ecs_id FROM versions WHERE ecs_id >= %s ORDER BY ecs_id LIMIT %s", (UUID(int=lo), limit)
+        else:
+            sql = "SELECT ecs_id FROM versions WHERE ecs_id >= %s AND ecs_id < %s ORDER BY ecs_id LIMIT %s"
+            params = (UUID(int=lo), UUID(int=hi), limit)
+        return [r[0] for r in self._query(sql, params)]
 
     def function_versions(self, name: str) -> list[str]:
         return [r[0] for r in self._query("SELECT code_version FROM functions WHERE name = %s ORDER BY registered_at", (name,))]

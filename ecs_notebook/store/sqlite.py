@@ -15,7 +15,7 @@ from uuid import UUID
 from .._ids import utcnow
 from ..errors import StoreError
 from ..records import VersionRecord
-from .base import Store
+from .base import Store, prefix_range
 from .codec import Encoder
 from .rows import SharingChains, decode_record, encode_record
 
@@ -91,6 +91,7 @@ class SQLiteStore(Store):
         self._pending: list[tuple[str, list[Any], list[UUID]]] = []
         self._pending_rows: dict[bytes, Any] = {}  # version rows of the open batch by ecs_id
         self._pending_cache: dict[str, bytes] = {}  # cache key -> the batch's latest execution with it
+        self._closed = False
         self._conn = self._open()
 
     # -- opening ---------------------------------------------------------------------------
@@ -450,6 +451,18 @@ class SQLiteStore(Store):
         )
         return UUID(bytes=bytes(row[0])) if row else None
 
+    def ids_with_prefix(self, prefix: str, limit: int = 10) -> list[UUID]:
+        lo, hi = prefix_range(prefix)
+        params: tuple[Any, ...]
+        # ecs_id is a 16-byte big-endian blob with a unique index: blobs compare as memcmp, so the
+        # ids starting with the prefix are one index range.
+        if hi >> 128:
+            sql, params = "SELECT ecs_id FROM versions WHERE ecs_id >= ? ORDER BY ecs_id LIMIT ?", (lo.to_bytes(16, "big"), limit)
+        else:
+            sql = "SELECT ecs_id FROM versions WHERE ecs_id >= ? AND ecs_id < ? ORDER BY ecs_id LIMIT ?"
+            params = (lo.to_bytes(16, "big"), hi.to_bytes(16, "big"), limit)
+        return [UUID(bytes=bytes(r[0])) for r in self._query(sql, params)]
+
     def function_versions(self, name: str) -> list[str]:
         rows = self._query("SELECT code_version FROM functions WHERE name = ? ORDER BY registered_at", (name,))
         out = [r[0] for r in rows]
@@ -501,10 +514,41 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return
+            self._closed = True
             if self._batch:  # closing commits an open batch
                 self._batch = 0
                 try:
                     self._commit_pending()
                 except StoreError:
                     pass
+            self._checkpoint_on_close()
             self._conn.close()
+
+    def checkpoint(self) -> bool:
+        """Copy every committed page from the WAL into the .db file and empty the WAL.
+
+        Afterwards the .db file alone holds the whole store (copying it is enough). Skipped inside
+        an open batch (its writes are not committed yet). False when another connection's read
+        kept part of the WAL in use; the data is safe either way.
+        """
+        with self._lock:
+            if self._batch:
+                return False
+            try:
+                busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            except sqlite3.Error as exc:
+                msg = f"Could not checkpoint store {self.path}: {exc}"
+                raise StoreError(msg) from exc
+            return not busy
+
+    def _checkpoint_on_close(self) -> None:
+        # The last connection to close folds the WAL in anyway; another process may still hold
+        # the file open, so do it here: a session that ends leaves a .db that is complete alone.
+        try:
+            self.checkpoint()
+        except StoreError as exc:
+            import warnings
+
+            warnings.warn(f"ecs_notebook: {exc} (the records are safe in {self.path.name}-wal)", RuntimeWarning, stacklevel=3)

@@ -8,15 +8,8 @@ import { DataSet } from "vis-data/esnext/esm/vis-data.js";
 import { Network } from "vis-network/esnext/esm/vis-network.js";
 
 import { clear, h, select } from "./dom.js";
-import {
-  detailsSections,
-  doubleClickAction,
-  legendItems,
-  removedIds,
-  searchNodes,
-  summary,
-  toVis,
-} from "./transform.js";
+import { BIG, fillDetails, legend, networkOptions } from "./panel.js";
+import { doubleClickAction, removedIds, searchNodes, summary, toVis } from "./transform.js";
 import "./explorer.css";
 
 /**
@@ -38,7 +31,6 @@ const DEPTHS = /** @type {Array<[string, string]>} */ ([
   ["10", "depth 10"],
   ["", "depth: all"],
 ]);
-const BIG = 800; // nodes past which edges are hidden while dragging/zooming
 
 /**
  * Set traits and send them to Python in one message.
@@ -109,23 +101,7 @@ function render({ model, el }) {
   const nodes = new DataSet(initial.nodes);
   const edges = new DataSet(initial.edges);
   let big = initial.nodes.length > BIG;
-  const network = new Network(
-    canvas,
-    { nodes, edges },
-    {
-      autoResize: true,
-      physics: { enabled: false },
-      layout: { improvedLayout: false, hierarchical: { enabled: false } },
-      interaction: { hover: true, tooltipDelay: 150, multiselect: false, keyboard: false, hideEdgesOnDrag: big, hideEdgesOnZoom: big },
-      nodes: { font: { face: "system-ui, -apple-system, Segoe UI, sans-serif" }, margin: { top: 6, bottom: 6, left: 8, right: 8 } },
-      edges: {
-        smooth: false,
-        selectionWidth: 1.5,
-        arrows: { to: { enabled: true, scaleFactor: 0.5 } },
-        font: { size: 10, color: "#92400e", strokeWidth: 3, align: "top" },
-      },
-    },
-  );
+  const network = new Network(canvas, { nodes, edges }, networkOptions(big));
   root.ecsNetwork = network;
 
   // Fit again on the first visible draw if the view was built detached (no size, so vis-network's
@@ -282,31 +258,11 @@ function render({ model, el }) {
 
   function showDetails() {
     const d = model.get("details");
-    const view = detailsSections(d);
-    clear(details);
-    if (!view.title) {
-      details.hidden = true;
-      return;
-    }
-    const close = h("button", { type: "button", class: "ecs-close", title: "clear the selection", "aria-label": "close" }, "\u00d7");
-    close.addEventListener("click", () => send(model, { selected: "" }));
-    details.append(close, h("h3", {}, view.title), h("div", { class: "ecs-subtitle" }, view.subtitle));
-    if (d.kind === "entity" || d.kind === "execution") {
-      const focusButton = h("button", { type: "button", class: "ecs-focus-here" }, "Focus here");
-      focusButton.addEventListener("click", () => send(model, { focus: d.id }));
-      details.appendChild(focusButton);
-    }
-    for (const s of view.sections) {
-      details.appendChild(h("h4", {}, s.heading));
-      const table = h("table", {});
-      for (const [k, v] of s.rows) {
-        const tr = h("tr", {});
-        tr.append(h("th", {}, k), h("td", {}, v));
-        table.appendChild(tr);
-      }
-      details.appendChild(table);
-    }
-    details.hidden = false;
+    const shown = fillDetails(details, d, {
+      onClose: () => send(model, { selected: "" }),
+      onFocus: (/** @type {string} */ id) => send(model, { focus: id }),
+    });
+    details.hidden = !shown;
   }
 
   const showStatus = () => {
@@ -343,22 +299,6 @@ function render({ model, el }) {
     delete root.ecsNetwork;
     root.remove();
   };
-}
-
-function legend() {
-  const box = h("details", { class: "ecs-legend" }); // closed: open, it would cover part of the graph
-  const grid = h("div", { class: "ecs-legend-grid" });
-  box.append(h("summary", {}, "Legend"), grid);
-  for (const item of legendItems()) {
-    const row = h("div", { class: "ecs-legend-row" });
-    const swatch = h("span", { class: `ecs-swatch ecs-swatch-${item.shape}` });
-    swatch.style.background = item.shape === "line" ? "transparent" : item.colour.background;
-    swatch.style.borderColor = item.colour.border;
-    if (item.dashed) swatch.style.borderStyle = "dashed";
-    row.append(swatch, h("span", {}, item.label));
-    grid.appendChild(row);
-  }
-  return box;
 }
 
 export default { render };

@@ -282,8 +282,11 @@ export function summary(payload) {
   return `${drawn} nodes drawn of ${payload.total_nodes}${more} \u2014 ${where}`;
 }
 
-/** Legend rows: what each colour, shape and line style means. */
-export function legendItems() {
+/**
+ * Legend rows: what each colour, shape and line style means.
+ * @param {string} [aggregateHint] how to see an aggregate's nodes (the offline page cannot expand them)
+ */
+export function legendItems(aggregateHint = "double-click") {
   return [
     { label: "entity version", shape: "box", colour: COLOURS.entity, dashed: false },
     { label: "created by a call", shape: "box", colour: COLOURS.creation, dashed: false },
@@ -292,7 +295,7 @@ export function legendItems() {
     { label: "stale (\u26a0)", shape: "box", colour: COLOURS.stale, dashed: true },
     { label: "execution", shape: "hexagon", colour: COLOURS.execution, dashed: false },
     { label: "failed execution (\u2717)", shape: "hexagon", colour: COLOURS.failed, dashed: true },
-    { label: "+N more (double-click)", shape: "database", colour: COLOURS.aggregate, dashed: true },
+    { label: `+N more (${aggregateHint})`, shape: "database", colour: COLOURS.aggregate, dashed: true },
     ...Object.entries(EDGE_STYLES).map(([kind, s]) => ({
       label: `${kind} edge`,
       shape: "line",

@@ -206,6 +206,11 @@ describe("interaction helpers", () => {
       assert.match(labels, new RegExp(word));
     }
   });
+
+  it("legend says how to see aggregated nodes where double-click cannot expand them", () => {
+    assert.ok(legendItems().some((i) => i.label === "+N more (double-click)"));
+    assert.ok(legendItems("export around a node to see them").some((i) => i.label === "+N more (export around a node to see them)"));
+  });
 });
 
 describe("details panel", () => {
