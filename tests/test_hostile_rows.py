@@ -31,6 +31,7 @@ from store_models import child_env, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import Entity, EntityRegistry, StoreError, get
+from ecs_notebook.classes import resolve_class
 from ecs_notebook.store.codec import _DECODERS
 
 
@@ -395,3 +396,27 @@ def test_cli_on_a_hostile_store_runs_nothing(backend, ctx, tmp_path):
         assert "Traceback" not in proc.stderr, f"{args}: {proc.stderr[-2000:]}"
         assert proc.returncode in (0, 1), f"{args}: {proc.stderr[-2000:]}"
         assert not ctx.marker.exists(), f"ecs-notebook {' '.join(args)} ran code a row names"
+
+
+def test_a_redefined_enum_or_model_decodes_to_the_newest_definition():
+    """Re-running a notebook cell defines a class again under the same path: the newest one is found."""
+    import enum
+
+    from pydantic import BaseModel
+
+    from ecs_notebook.store.codec import Encoder, decode
+
+    def define() -> tuple[type, type]:
+        class Mood(enum.Enum):
+            HAPPY = "happy"
+
+        class Spot(BaseModel):
+            x: int
+
+        return Mood, Spot
+
+    old_mood, old_spot = define()
+    mood, spot = define()
+    assert decode(Encoder().encode(old_mood.HAPPY)) is mood.HAPPY
+    assert type(decode(Encoder().encode(old_spot(x=1)))) is spot
+    assert resolve_class("builtins:print", "enum") is None and resolve_class("os:system", "model") is None
