@@ -274,14 +274,6 @@ def _fields_of(rec: VersionRecord) -> dict[str, Any]:
     return out
 
 
-def resolve_class(path: str) -> type[Entity] | None:
-    """The entity class of a stored type path among those defined in this process, or None.
-
-    Never imports: a store is data, and the path a row names is not trusted.
-    """
-    return resolve_entity_class(path)
-
-
 def _uuid(b: bytes | None) -> UUID | None:
     return UUID(bytes=bytes(b)) if b is not None else None
 
@@ -347,7 +339,7 @@ def _decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> Vers
         raise ValueError(msg)
     tagged = "pt" in data
     tpl_data = {k: decode(v) for k, v in data.get("t", {}).items()}
-    cls = resolve_class(tpath)
+    cls = resolve_entity_class(tpath)  # among the classes defined in this process: never imports
     plain_data: dict[str, Any] | None = None
     shared = _fields_of(load_base(UUID(data["pf"]))) if "pf" in data else None
     if shared is not None and cls is not None:
