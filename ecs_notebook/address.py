@@ -178,12 +178,21 @@ def _count_slots(t: Any) -> int:
     return 0
 
 
+def _is_index(seg: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also accepts '²' and other scripts' digits)."""
+    return seg.isascii() and seg.isdigit()
+
+
+def _is_int(seg: str) -> bool:
+    return _is_index(seg[1:] if seg.startswith("-") else seg)
+
+
 def _step_container(container: Any, seg: str, address: str, done: str) -> tuple[Any, Any]:
     """Return (item, position) of ``seg`` inside a list/tuple/dict; AddressError naming the segment."""
     if type(container) is dict:
         if seg in container:
             return container[seg], seg
-        if seg.lstrip("-").isdigit() and int(seg) in container:
+        if _is_int(seg) and int(seg) in container:
             return container[int(seg)], int(seg)
         keys = ", ".join(map(repr, list(container)[:10]))
         msg = f"No key {seg!r} at {done} (keys: {keys}). Address: {address}"
@@ -192,8 +201,8 @@ def _step_container(container: Any, seg: str, address: str, done: str) -> tuple[
         msg = f"Segment {seg!r}: {done} is a set, which has no order to index. Address: {address}"
         raise AddressError(msg)
     if isinstance(container, (list, tuple)):
-        if not seg.isdigit():
-            msg = f"Segment {seg!r} at {done} must be a list index (digits). Address: {address}"
+        if not _is_index(seg):
+            msg = f"Segment {seg!r} at {done} must be a list index (digits 0-9). Address: {address}"
             raise AddressError(msg)
         i = int(seg)
         if i >= len(container):
@@ -377,7 +386,7 @@ def _live_set(holder: Any, seg: str, value: Any, address: str) -> None:
         _step_container(holder, seg, address, "the list")
         holder[int(seg)] = value
     elif isinstance(holder, dict):
-        key: Any = seg if seg in holder or not seg.lstrip("-").isdigit() else int(seg)
+        key: Any = seg if seg in holder or not _is_int(seg) else int(seg)
         holder[key] = value
     else:
         msg = f"Cannot set {seg!r} inside {type(holder).__name__}. Address: {address}"

@@ -16,7 +16,7 @@ from ._ids import new_id, utcnow
 from ._state import stateful
 from .caching import ExecutionCache, cache_key
 from .entity import Entity, ParameterEntity
-from .errors import EcsError, ExecutionTimeoutError, FunctionNotFoundError, RegistrationError, StoreError
+from .errors import EcsError, ExecutionTimeoutError, FunctionNotFoundError, InputValidationError, RegistrationError, StoreError
 from .execution import ExecutionConfig, FunctionExecution, RegistryConfig
 from .functions import FunctionMetadata, build_metadata
 from .inputs import CallInputs, resolve_inputs
@@ -92,7 +92,8 @@ class CallableRegistryType:
             raise RegistrationError(msg)
 
         def decorator(func: Callable[..., Any]) -> Callable[..., Any]:
-            return self._register(func, str(name or getattr(func, "__name__", repr(func))), source, copy_plain, input_model)
+            given = name if name is not None else str(getattr(func, "__name__", repr(func)))
+            return self._register(func, given, source, copy_plain, input_model)
 
         return decorator
 
@@ -105,11 +106,12 @@ class CallableRegistryType:
         input_model: type[ParameterEntity] | None = None,
     ) -> Callable[..., Any]:
         meta = build_metadata(func, name, source, copy_plain, input_model)
+        # The store first: a registration it refuses leaves the registry as it was.
+        EntityRegistry.store.write_function(name, meta.code_version, meta.source, meta.signature_json)
         self._functions[name] = meta
         versions = self._code_versions.setdefault(name, [])
         if not versions or versions[-1] != meta.code_version:
             versions.append(meta.code_version)
-        EntityRegistry.store.write_function(name, meta.code_version, meta.source, meta.signature_json)
         return func
 
     def list(self) -> builtins.list[str]:
@@ -273,8 +275,11 @@ class CallableRegistryType:
         meta = self._lookup(func_name)
         cfg = config if config is not None else self._config
         if not isinstance(cfg, ExecutionConfig):
-            msg = f"config= takes an ExecutionConfig, got {type(cfg).__name__}"
-            raise TypeError(msg)
+            msg = f"{func_name}(): config= takes an ExecutionConfig, got {type(cfg).__name__} {cfg!r:.40}"
+            raise InputValidationError(msg)
+        if unpack is not None and type(unpack) is not bool:
+            msg = f"{func_name}(): unpack= takes True, False or None, got {type(unpack).__name__} {unpack!r:.40}"
+            raise InputValidationError(msg)
         call = _Call(meta, cfg, cfg.unpack_tuples if unpack is None else unpack, self._config)
         try:
             t = call.mark()

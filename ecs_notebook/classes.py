@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from .entity import ENTITY_CLASSES, Entity
 
-__all__ = ["enum_member", "resolve_class", "resolve_entity_class"]
+__all__ = ["NO_MEMBER", "enum_member", "resolve_class", "resolve_entity_class", "type_path"]
 
 
 def type_path(cls: type) -> str:

@@ -141,7 +141,14 @@ def build_metadata(
     if not callable(func):
         msg = f"register() needs a function, got {type(func).__name__}: {func!r:.80}"
         raise RegistrationError(msg)
-    sig = inspect.signature(func)
+    if not isinstance(name, str) or not name or not name.isprintable() or name != name.strip():
+        msg = f"Cannot register a function under the name {name!r:.60}: a name is non-empty printable text without surrounding spaces."
+        raise RegistrationError(msg)
+    try:
+        sig = inspect.signature(func)
+    except (ValueError, TypeError) as exc:
+        msg = f"Cannot register {name}: {exc}. Register a Python function (def or lambda) with annotated parameters."
+        raise RegistrationError(msg) from None
     try:
         hints = typing.get_type_hints(func, include_extras=True)
     except Exception as exc:

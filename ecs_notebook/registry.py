@@ -223,6 +223,24 @@ class EntityRegistryType:
             promote: an unchanged recorded entity that is not yet a tree root is recorded as a
                 new root version (False: it stays as it is).
         """
+        try:
+            return self._prepare(root, force=force, force_ids=force_ids, allow_from=allow_from, promote=promote)
+        except RecursionError:
+            msg = (
+                f"Cannot record {type(root).__name__} {short(root.ecs_id)}: a field holds a list, dict or tuple that "
+                "contains itself (or is nested deeper than Python's recursion limit). Store a copy without the cycle."
+            )
+            raise RegistrationError(msg) from None
+
+    def _prepare(
+        self,
+        root: Entity,
+        *,
+        force: bool = False,
+        force_ids: set[int] | None = None,
+        allow_from: set[int] | None = None,
+        promote: bool = True,
+    ) -> PendingTree:
         info0 = _INFO_CACHE.get(type(root))
         if info0 is not None and not info0.entity_fields:
             w = Walk.single(root, info0)  # a leaf: nothing to walk, no members to check

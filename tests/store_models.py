@@ -1,7 +1,7 @@
 """Entity classes, functions and helpers for the store tests (importable as ``store_models`` in child processes).
 
-Child processes get ``tests/`` on ``PYTHONPATH`` so that classes recorded by one process are
-re-imported by path (``store_models:Student``) in another.
+Child processes get ``tests/`` on ``PYTHONPATH`` so that they can import the classes recorded by
+another process (a store never imports them itself: reading a row never imports what it names).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from ecs_notebook import (
     EcsError,
     ExecutionConfig,
     ExecutionTimeoutError,
+    InputValidationError,
     RegistryConfig,
 )
 
@@ -94,7 +95,7 @@ def test_config_argument_must_be_an_execution_config():
     def f(x: int) -> int:
         return x
 
-    with pytest.raises(TypeError):
+    with pytest.raises(InputValidationError, match="config= takes an ExecutionConfig"):
         CallableRegistry.execute("f", x=1, config={"max_execution_time": 1})
 
 

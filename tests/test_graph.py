@@ -478,6 +478,7 @@ _CHILD = textwrap.dedent(
     """
     import json, sys
     import ecs_notebook
+    import lineage_models  # the user's classes (a store never imports them itself)
     from ecs_notebook import lineage_graph
     ecs_notebook.connect(sys.argv[1])
     g = lineage_graph()

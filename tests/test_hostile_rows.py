@@ -31,6 +31,7 @@ from store_models import child_env, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import Entity, EntityRegistry, StoreError, get
+from ecs_notebook.classes import resolve_class
 from ecs_notebook.store.codec import _DECODERS
 
 
@@ -404,3 +405,90 @@ def test_cli_on_a_hostile_store_runs_nothing(backend, ctx, tmp_path):
         assert "Traceback" not in proc.stderr, f"{args}: {proc.stderr[-2000:]}"
         assert proc.returncode in (0, 1), f"{args}: {proc.stderr[-2000:]}"
         assert not ctx.marker.exists(), f"ecs-notebook {' '.join(args)} ran code a row names"
+
+
+def test_a_redefined_enum_or_model_decodes_to_the_newest_definition():
+    """Re-running a notebook cell defines a class again under the same path: the newest one is found."""
+    import enum
+
+    from pydantic import BaseModel
+
+    from ecs_notebook.store.codec import Encoder, decode
+
+    def define() -> tuple[type, type]:
+        class Mood(enum.Enum):
+            HAPPY = "happy"
+
+        class Spot(BaseModel):
+            x: int
+
+        return Mood, Spot
+
+    old_mood, old_spot = define()
+    mood, spot = define()
+    assert decode(Encoder().encode(old_mood.HAPPY)) is mood.HAPPY
+    assert type(decode(Encoder().encode(old_spot(x=1)))) is spot
+    assert resolve_class("builtins:print", "enum") is None and resolve_class("os:system", "model") is None
+
+
+# -- execution rows: read field by field by the registries, the queries and the command line ------------
+
+
+def _plain_field(name: str, value: Callable[[Ctx], Any]) -> Callable[[Ctx, dict[str, Any]], None]:
+    def change(c: Ctx, row: dict[str, Any]) -> None:
+        plain = json.loads(row["plain"])
+        plain[name] = value(c)
+        row["plain"] = json.dumps(plain)
+        row["data"]["pt"] = 1
+
+    return change
+
+
+def _drop_plain_field(name: str) -> Callable[[Ctx, dict[str, Any]], None]:
+    def change(c: Ctx, row: dict[str, Any]) -> None:
+        plain = json.loads(row["plain"])
+        del plain[name]
+        row["plain"] = json.dumps(plain)
+
+    return change
+
+
+HOSTILE_EXECUTIONS: list[tuple[str, Callable[[Ctx, dict[str, Any]], None]]] = [
+    ("started-at-enum", _plain_field("started_at", lambda c: {"$t": "enum", "c": "os:system", "v": c.shell})),
+    ("succeeded-not-a-bool", _plain_field("succeeded", lambda c: c.shell)),
+    ("input-ids-not-ids", _plain_field("input_entity_ids", lambda c: [c.shell])),
+    ("function-name-missing", _drop_plain_field("function_name")),
+    ("type-path-of-another-class", _with_type_path(lambda c: HostileHolder.__ecs_type__)),
+    ("type-path-importing-module", _with_type_path(lambda c: f"{c.module}:FunctionExecution")),
+]
+
+
+@pytest.mark.parametrize(("name", "change"), [pytest.param(n, ch, id=n) for n, ch in HOSTILE_EXECUTIONS])
+def test_hostile_execution_rows_run_nothing_and_read_as_store_errors(backend, ctx, tmp_path, name, change):
+    from ecs_notebook import CallableRegistry
+
+    @CallableRegistry.register("touch")
+    def touch(h: HostileHolder) -> HostileHolder:
+        return HostileHolder(n=h.n + 1)
+
+    out = CallableRegistry.execute("touch", h=HostileHolder(n=1))
+    eid = out.derived_from_execution_id
+    row = backend.read_row(eid)
+    change(ctx, row)
+    backend.write_row(eid, row)
+    ecs_notebook.connect(backend.url)
+    for read in (CallableRegistry.executions, lambda: EntityRegistry.get(eid), lambda: get(f"@{eid}.function_name")):
+        with pytest.raises(StoreError, match=str(eid)):
+            read()
+    ecs_notebook.connect("memory://")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ecs_notebook.cli", "--store", backend.url, "executions"],
+        capture_output=True,
+        text=True,
+        env=child_env(extra_path=ctx.marker.parent / "evil"),
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr and str(eid) in proc.stderr, proc.stderr
+    assert not ctx.marker.exists()
+    assert ctx.module not in sys.modules

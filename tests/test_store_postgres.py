@@ -117,6 +117,29 @@ def test_a_schema_written_by_a_newer_version_is_refused_and_left_untouched(url):
         assert conn.execute(f"SELECT value FROM \"{schema}\".ecs_meta WHERE key = 'schema_version'").fetchone() == ("99",)
 
 
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ("UPDATE {schema}.ecs_meta SET value = 'one' WHERE key = 'schema_version'", "'one' is not a number"),
+        ("DELETE FROM {schema}.ecs_meta WHERE key = 'schema_version'", "schema version is missing"),
+    ],
+    ids=["not-a-number", "missing"],
+)
+def test_a_damaged_schema_version_is_refused_on_one_line_and_left_untouched(url, change, says):
+    store = open_store(url)
+    schema = _schema(store)
+    store.close()
+    with admin() as conn:
+        conn.execute(change.format(schema=f'"{schema}"'))
+        before = conn.execute(f'SELECT key, value FROM "{schema}".ecs_meta ORDER BY key').fetchall()
+    for opener in (lambda: open_store(url), lambda: ecs_notebook.connect(url)):
+        with pytest.raises(StoreError, match=says) as info:
+            opener()
+        assert "\n" not in str(info.value).strip()
+    with admin() as conn:
+        assert conn.execute(f'SELECT key, value FROM "{schema}".ecs_meta ORDER BY key').fetchall() == before
+
+
 def test_a_schema_of_another_application_is_refused_and_left_untouched(url):
     with admin() as conn:
         schema = urlsplit(url).query.rsplit("%3D", 1)[-1]

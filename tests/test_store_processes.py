@@ -1,8 +1,8 @@
 """The SQLite store across processes (DESIGN A8): a kernel restart, concurrent writers, a killed writer.
 
-Each scenario runs real child processes (``python script.py``) on one store file. Classes are
-re-imported by path from ``store_models`` (on the children's ``PYTHONPATH``); a class defined only in
-a writer's ``__main__`` script cannot be, and comes back untyped. Sizes are modest: each test takes
+Each scenario runs real child processes (``python script.py``) on one store file. Children that import
+``store_models`` (on their ``PYTHONPATH``) read its classes typed; a class defined only in a writer's
+``__main__`` script is not defined in a reader, and comes back untyped (stores never import anything). Sizes are modest: each test takes
 a few seconds at most, and nothing asserts a timing.
 """
 

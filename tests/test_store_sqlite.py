@@ -309,7 +309,7 @@ def test_reloaded_placeholder_is_stored_again_unchanged(db):
 
 
 def _ghost_class() -> type[Entity]:
-    """A class whose module does not exist: it cannot be re-imported by path."""
+    """A class whose module does not exist (once dropped from the defined classes, it is unknown)."""
     return create_model("Ghost", __base__=Entity, __module__="ghost_module_not_importable", label=(str, ...), n=(int, 0))
 
 

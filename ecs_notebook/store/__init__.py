@@ -26,7 +26,9 @@ def open_store(url: str, base: Path | None = None, create: bool = True) -> Store
     if not isinstance(url, str):
         msg = f"A store URL is a string, got {type(url).__name__}"
         raise StoreError(msg)
-    url = url.strip()
+    if url != url.strip():
+        msg = f"Store URL {url!r} has spaces around it: remove them (e.g. sqlite:///lineage.db)."
+        raise StoreError(msg)
     if url in ("memory://", "memory:"):
         return MemoryStore()
     if url.startswith("sqlite:///"):
@@ -45,7 +47,7 @@ def open_store(url: str, base: Path | None = None, create: bool = True) -> Store
 
 def default_url(extension: bool = False) -> str:
     """The store used when none was chosen: ``$ECS_NOTEBOOK_STORE``, else the library/extension default."""
-    return os.environ.get(ENV_VAR) or (EXTENSION_DEFAULT if extension else LIBRARY_DEFAULT)
+    return os.environ.get(ENV_VAR, "").strip() or (EXTENSION_DEFAULT if extension else LIBRARY_DEFAULT)
 
 
 def connect(url: str) -> Store:

@@ -325,7 +325,17 @@ class PostgresStore(Store):
         if not conn.execute("SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'ecs_meta'").fetchone():
             return None
         row = conn.execute("SELECT value FROM ecs_meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 0
+        if row is None:
+            msg = f"The lineage store in {self.url} is damaged (its schema version is missing); it was left untouched."
+            raise StoreError(msg)
+        try:
+            return int(row[0])
+        except (TypeError, ValueError):
+            msg = (
+                f"The lineage store in {self.url} is damaged (its schema version {str(row[0])[:20]!r} is not a number); "
+                "it was left untouched."
+            )
+            raise StoreError(msg) from None
 
     def _check_schema(self, conn: psycopg.Connection[Any]) -> None:
         schema = conn.execute("SELECT current_schema()").fetchone()[0]  # type: ignore[index]

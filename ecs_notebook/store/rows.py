@@ -274,14 +274,6 @@ def _fields_of(rec: VersionRecord) -> dict[str, Any]:
     return out
 
 
-def resolve_class(path: str) -> type[Entity] | None:
-    """The entity class of a stored type path among those defined in this process, or None.
-
-    Never imports: a store is data, and the path a row names is not trusted.
-    """
-    return resolve_entity_class(path)
-
-
 def _uuid(b: bytes | None) -> UUID | None:
     return UUID(bytes=bytes(b)) if b is not None else None
 
@@ -313,6 +305,32 @@ def decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> Versi
         raise StoreError(msg) from None
 
 
+def _execution_fields(
+    cls: type[Entity] | None, plain_text: str, tagged: bool, shared: dict[str, Any] | None, tpath: str
+) -> dict[str, Any]:
+    """The plain fields of a stored execution, validated as FunctionExecution's; ValueError if they do not fit."""
+    if cls is None or tpath != EXECUTION_TYPE:
+        msg = f"a row indexed as an execution has the type {tpath[:80]!r}"
+        raise ValueError(msg)
+    codec = plain_codec(cls)
+    info = class_info(cls)
+    if shared is not None:  # the fields of another (decoded, so checked) execution record
+        values = {n: shared[n] for n in info.plain_fields if n in shared}
+    else:
+        values = codec.load(plain_text, tagged)  # typed by pydantic, except tagged values
+        if tagged:
+            if codec.adapter is None:
+                msg = "its execution record cannot be validated"
+                raise ValueError(msg)
+            values = codec.adapter.validate_python(values)
+    fields = cls.model_fields
+    missing = [n for n in info.plain_fields if n not in values and fields[n].is_required()]
+    if missing:
+        msg = f"its execution record lacks {', '.join(missing)}"
+        raise ValueError(msg)
+    return values
+
+
 def _decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> VersionRecord:
     ecs_id, lineage_id, tpath, root, prev, _created, _is_root, _fn, _ok, _key, plain_text, text = row
     data = _loads(text)
@@ -321,11 +339,15 @@ def _decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> Vers
         raise ValueError(msg)
     tagged = "pt" in data
     tpl_data = {k: decode(v) for k, v in data.get("t", {}).items()}
-    cls = resolve_class(tpath)
+    cls = resolve_entity_class(tpath)  # among the classes defined in this process: never imports
     plain_data: dict[str, Any] | None = None
     shared = _fields_of(load_base(UUID(data["pf"]))) if "pf" in data else None
     if shared is not None and cls is not None:
         plain_data = {n: shared[n] for n in class_info(cls).plain_fields if n in shared}
+    if tpath == EXECUTION_TYPE or _fn is not None:
+        # Executions are read by the registries, queries and the CLI field by field: one that does
+        # not fit FunctionExecution exactly is a damaged row, never an untyped entity.
+        plain_data = _execution_fields(cls, plain_text, tagged, shared, tpath)
     if cls is not None and plain_data is None:
         try:
             plain_data = plain_codec(cls).load(plain_text, tagged)

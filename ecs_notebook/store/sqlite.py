@@ -70,6 +70,9 @@ def parse_sqlite_url(url: str, base: Path | None = None) -> Path:
     if not rest:
         msg = f"Store URL {url!r} names no file: use sqlite:///relative/path.db or sqlite:////absolute/path.db"
         raise StoreError(msg)
+    if rest.endswith(("/", os.sep)):
+        msg = f"Store URL {url!r} ends with '/', so it names a folder: name the .db file (e.g. sqlite:///{rest.rstrip('/')})."
+        raise StoreError(msg)
     path = Path(rest)
     return path if path.is_absolute() else (base or Path.cwd()) / path
 
