@@ -24,8 +24,8 @@ def _node_text(n: dict[str, Any]) -> str:
         marks.append("focus")
     tail = f" ({', '.join(marks)})" if marks else ""
     short = n["id"][:8]
-    if label.endswith(short):  # "Report 2debcc28": the label is already the type and short id
-        label = label[: -len(short)].rstrip()
+    # "Report 2debcc28 v2": a label made of the type and short id names the id once.
+    label = " ".join(word for word in label.split(" ") if word != short)
     return f"{label} @{short}{tail}"
 
 

@@ -325,9 +325,19 @@ export function formatValue(v) {
  * @param {number} depth
  * @returns {string}
  */
-/** "Grade @c2cc2859", not "Grade c2cc2859 @c2cc2859" when the label already ends with the short id. */
+/**
+ * "Grade @c2cc2859" (not "Grade c2cc2859 @c2cc2859") and "Grade v2 @c2cc2859" (not "Grade c2cc2859 v2
+ * @c2cc2859"): a label made of the type and short id names the id once.
+ * @param {string} label
+ * @param {string} id
+ * @returns {string}
+ */
 function entityRef(label, id) {
-  const name = label.endsWith(id) ? label.slice(0, -id.length).trim() : label;
+  const name = label
+    .split(" ")
+    .filter((word) => word !== id)
+    .join(" ")
+    .trim();
   return `${name ? name + " " : ""}@${id}`;
 }
 

@@ -222,6 +222,7 @@ describe("details panel", () => {
     assert.equal(formatValue({ entity: A, label: "Course Algebra" }), "Course Algebra @11111111");
     assert.equal(formatValue([{ entity: A, label: "c" }, { entity: B }]), "[c @11111111, @22222222]");
     assert.equal(formatValue({ entity: A, label: "Grade 11111111" }), "Grade @11111111"); // the id once
+    assert.equal(formatValue({ entity: A, label: "Grade 11111111 v2" }), "Grade v2 @11111111"); // a version label too
     assert.equal(formatValue({ entity: A, label: "11111111" }), "@11111111");
     assert.ok(formatValue("y".repeat(1000)).length <= 401);
   });
