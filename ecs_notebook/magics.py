@@ -275,7 +275,12 @@ class EcsMagics(Magics):
             if not sep or not key.isidentifier():
                 raise UsageError(f"Malformed argument {item!r}: write key=value (value: @address or a Python expression).")
             if expr.startswith("@"):
-                kwargs[key] = expr
+                from .address import full_address
+
+                try:
+                    kwargs[key] = full_address(expr)  # a short id in the address: the full one
+                except EcsError as exc:
+                    raise _usage(exc) from None
                 continue
             try:
                 kwargs[key] = eval(expr, ns)
@@ -383,9 +388,10 @@ class EcsMagics(Magics):
             return self.recorder.vars[text].ecs_id  # a deleted variable: its last version
         if text.startswith("@"):
             return text
+        from .address import is_id_text
         from .lineage.queries import resolve_id
 
-        if re.fullmatch(r"[0-9a-fA-F-]{4,36}", text):
+        if is_id_text(text):  # a full id or a unique prefix of one (>= 4 hex digits), as listings show them
             try:
                 return resolve_id(text)
             except EcsError as exc:
@@ -651,6 +657,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     if state["options"] in ipython.configurables:
         ipython.configurables.remove(state["options"])
     magics = state["magics"]
+    EntityRegistry.store.checkpoint()  # the .db file alone holds everything recorded so far
     if magics.transform in ipython.input_transformers_cleanup:
         ipython.input_transformers_cleanup.remove(magics.transform)
     for event in ("pre_run_cell", "post_run_cell"):

@@ -124,7 +124,7 @@ def test_show_prints_the_addressed_value(recorded, tmp_path, capsys):
     typed = run_cli(tmp_path, "--import", "store_models", "show", f"@{recorded['v2'].upper()}", store=url)
     assert typed.returncode == 0, typed.stderr
     lines = typed.stdout.splitlines()
-    assert lines[0] == f"Student Grace v2  @{recorded['v2']}", "--import defines the classes; a heading with the version label and the full id"
+    assert lines[0] == f"Student Grace v2  @{recorded['v2']}", "--import defines the classes: a heading with label and full id"
     assert "version 2 of 2" in lines[1]
     rows = {line.split()[0]: line for line in lines[3:]}
     assert lines[2].split() == ["field", "value", "from"]

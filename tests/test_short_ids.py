@@ -75,7 +75,6 @@ def test_an_unknown_prefix_is_a_usage_error(shell):
     assert "starting with 0000ffff" in msg
 
 
-@pytest.mark.xfail(strict=True, reason="magics.py (lead): _target should call ecs_notebook.address.is_id_text/resolve_ecs_id for bare ids")
 def test_bare_short_ids_without_at(shell):
     first = shell.user_ns["first"]
     ran = run(shell, f"%ecs_history {first[:8]}")

@@ -146,7 +146,6 @@ def test_a_kernel_shut_down_leaves_a_db_file_complete_on_its_own(tmp_path):
     assert versions == 15  # five students with two courses each
 
 
-@pytest.mark.xfail(strict=True, reason="magics.py (lead): unload_ipython_extension should call EntityRegistry.store.checkpoint()")
 def test_unload_ext_checkpoints_the_store(tmp_path, monkeypatch):
     from ipython_shell import interactive_shell, run
 
