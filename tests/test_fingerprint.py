@@ -486,6 +486,10 @@ def _gen():
     yield 1
 
 
+async def _coro():
+    return 1
+
+
 def _figure():
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
@@ -498,7 +502,8 @@ def _figure():
 
 IDENTITY = {
     "generator": _gen,
-    "coroutine-like async generator": lambda: (x async for x in _agen()),
+    "coroutine": _coro,
+    "async generator": lambda: (x async for x in _agen()),
     "open file": lambda: open(__file__),  # noqa: SIM115
     "bytes io": lambda: io.BytesIO(b"x"),
     "socket": socket.socket,

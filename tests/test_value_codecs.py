@@ -401,6 +401,10 @@ def test_missing_part_is_a_store_error_naming_it():
         {"format": 1, "codec": "py", "node": {"f": "1.0", "extra": 1}},
         {"format": 1, "codec": "frame", "columns": {"kind": "os.system"}, "index": {}, "data": []},
         {"format": 1, "codec": "npy", "part": ["not", "a", "key"]},
+        {"format": 1, "codec": "py", "node": {"decimal": "not a number"}},
+        {"format": 1, "codec": "py", "node": {"datetime": ["2020-01-01", 0, "../../etc/passwd"]}},
+        {"format": 1, "codec": "py", "node": {"int": "9" * 100_000}},
+        {"format": 1, "codec": "npy_object", "shape": [10**12], "items": {"list": []}},
         {"format": 2, "codec": "py", "node": 1},
         ["not", "a", "header"],
     ],
@@ -412,6 +416,10 @@ def test_missing_part_is_a_store_error_naming_it():
         "node with two keys",
         "index kind",
         "bad key",
+        "bad decimal",
+        "zone path",
+        "huge int text",
+        "huge shape",
         "newer format",
         "not a mapping",
     ],
@@ -422,6 +430,14 @@ def test_headers_naming_anything_unregistered_are_refused_without_importing_it(h
         decode(header, {})
     assert "antigravity" not in sys.modules
     assert not {m for m in set(sys.modules) - before if m.split(".")[0] in ("os", "subprocess", "antigravity", "pickle")}
+
+
+def test_deeply_nested_hostile_json_is_a_store_error():
+    node: Any = 1
+    for _ in range(50_000):
+        node = {"list": [node]}
+    with pytest.raises(StoreError):
+        decode({"format": 1, "codec": "py", "node": node}, {})
 
 
 def test_npy_part_of_object_dtype_is_refused():

@@ -106,7 +106,7 @@ def decode(header: Mapping[str, Any], parts: Mapping[str, Buffer] | Callable[[st
         return dec.value(header)
     except StoreError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, ArithmeticError, RecursionError) as exc:
         msg = f"Stored value is malformed ({type(exc).__name__}: {str(exc)[:200]}); the store may be damaged"
         raise StoreError(msg) from exc
 
