@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
+#: Non-contiguous arrays larger than this are hashed through a buffer of this size.
+_STREAM = 1 << 20
+
 
 def array_encoder(t: type) -> Encoder | None:
     """The encoder for a numpy/pandas/pyarrow type, or None to treat it as a generic object."""
@@ -79,8 +82,17 @@ def _enc_ndarray(w: Walk, a: np.ndarray[Any, Any]) -> None:
             _items(w, items, len(items))
             w.leave(a)
         return
-    flat = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
-    w.data(flat, flat.nbytes)
+    if a.flags.c_contiguous:
+        flat = a.reshape(-1).view(np.uint8)
+        w.data(flat, flat.nbytes)
+    elif a.nbytes < _STREAM:
+        flat = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
+        w.data(flat, flat.nbytes)
+    else:
+        # A large strided view (a column of an F-ordered block, a[::2]): the same C-order bytes, copied
+        # through a small buffer rather than as a whole second array.
+        chunks = np.nditer(a, flags=["external_loop", "buffered", "zerosize_ok"], buffersize=_STREAM // a.itemsize, order="C")
+        w.data_chunks((_u8(np.ascontiguousarray(c)) for c in chunks), a.nbytes)
 
 
 def _enc_masked(w: Walk, a: np.ma.MaskedArray[Any, Any]) -> None:

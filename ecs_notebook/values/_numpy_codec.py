@@ -26,19 +26,26 @@ def encoder_for(t: type) -> Callable[[_Encoder, Any], dict[str, Any]]:
     raise NoCodecError(msg)
 
 
-def npy_bytes(a: np.ndarray[Any, Any]) -> bytes:
-    """The ``.npy`` file of a non-object array (Fortran-ordered arrays keep their order)."""
+def npy_bytes(a: np.ndarray[Any, Any]) -> bytearray:
+    """The ``.npy`` file of a non-object array, built with one copy of the data (strided views too).
+
+    Fortran-ordered arrays keep their order.
+    """
     fortran = bool(a.flags.f_contiguous and not a.flags.c_contiguous)
-    data = a.T if fortran else np.ascontiguousarray(a)
-    head = io.BytesIO()
+    buf = io.BytesIO()
     info = {"descr": np.lib.format.dtype_to_descr(a.dtype), "fortran_order": fortran, "shape": a.shape}
     try:
-        np.lib.format.write_array_header_1_0(head, info)
+        np.lib.format.write_array_header_1_0(buf, info)
     except ValueError:  # a header over 64 KiB (a very wide structured dtype)
-        head = io.BytesIO()
-        np.lib.format.write_array_header_2_0(head, info)
-    raw: Any = data.reshape(-1).view(np.uint8) if data.size else b""
-    return b"".join((head.getvalue(), raw))
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_2_0(buf, info)
+    head = buf.getvalue()
+    out = bytearray(len(head) + a.nbytes)
+    out[: len(head)] = head
+    if a.size:
+        body = np.frombuffer(out, dtype=a.dtype, offset=len(head))
+        np.copyto(body.reshape(a.shape[::-1]).T if fortran else body.reshape(a.shape), a)
+    return out
 
 
 def encode_array(enc: _Encoder, a: np.ndarray[Any, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import threading
 import types
 import uuid
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from math import isnan as _isnan
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -98,6 +98,16 @@ class Walk:
         self.h.update(self.buf)
         self.buf.clear()
         self.h.update(buffer)
+
+    def data_chunks(self, chunks: Iterable[Any], nbytes: int) -> None:
+        """Append a length-prefixed buffer given as consecutive chunks (same bytes as :meth:`data`)."""
+        self.buf += b"%d;" % nbytes
+        if self.h is None:
+            self.h = xxh3_128()
+        self.h.update(self.buf)
+        self.buf.clear()
+        for chunk in chunks:
+            self.h.update(chunk)
 
     def enter(self, obj: object) -> bool:
         """Push a container/object on the path; False (and a back-reference marker) if it is on it."""
