@@ -635,3 +635,23 @@ def test_nested_python_values_copy_equal(value):
     import copy
 
     assert fingerprint(copy.deepcopy(value)) == fingerprint(value)
+
+
+def test_frame_columns_read_from_blocks_match_the_public_columns():
+    from ecs_notebook.values._arrays import frame_columns
+
+    df = _frame()
+    df.insert(2, "ins", np.arange(50.0))  # a block of its own, out of column order
+    df["f2"] = df["f"] * 2
+    del df["i"]
+    df = df[["t", "f2", "s", "ins", "f", "n", "c"]]
+    mixed = pd.concat([df, pd.DataFrame(np.ones((50, 3)), columns=["x", "y", "z"])], axis=1)
+    for frame in (df, mixed, pd.DataFrame(np.arange(12.0).reshape(3, 4).T), pd.DataFrame(index=range(3))):
+        public = [frame.iloc[:, i].array for i in range(frame.shape[1])]
+        ours = frame_columns(frame)
+        assert len(ours) == len(public)
+        for a, b in zip(ours, public):
+            if type(b) is pd.arrays.NumpyExtensionArray:  # the block holds the ndarray it wraps
+                b = b.to_numpy()
+            assert type(a) is type(b)
+            assert fingerprint(a) == fingerprint(b)

@@ -123,11 +123,30 @@ def _enc_named(w: Walk, f: Any) -> None:
 # -- pandas ----------------------------------------------------------------------------------------
 
 
+def frame_columns(df: pd.DataFrame) -> list[Any]:
+    """The column arrays (1-D ndarray or ExtensionArray) of a frame, in column order, without copies.
+
+    Read from the frame's blocks: building a Series per column costs ~20 µs, which a 10,000-column
+    frame would pay on every fingerprint. Falls back to ``df.iloc`` if pandas changes its internals.
+    """
+    columns: list[Any] = [None] * df.shape[1]
+    try:
+        for block in df._mgr.blocks:
+            values = block.values
+            for j, position in enumerate(block.mgr_locs.as_array):
+                columns[position] = values[j] if values.ndim == 2 else values
+    except (AttributeError, TypeError, IndexError):
+        columns = [None]
+    if any(c is None or len(c) != len(df) for c in columns):
+        return [df.iloc[:, i].array for i in range(df.shape[1])]
+    return columns
+
+
 def _enc_frame(w: Walk, df: pd.DataFrame) -> None:
     w.buf += b"W%d;%d;" % df.shape
     _enc_index(w, df.columns)
-    for _, column in df.items():
-        _enc_extension(w, column.array)
+    for column in frame_columns(df):
+        _enc_extension(w, column)
     _enc_index(w, df.index)
     _enc_attrs(w, df)
 

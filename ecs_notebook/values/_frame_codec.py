@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ._arrays import frame_columns
 from ._numpy_codec import npy_bytes, object_array, read_npy
 from .codecs import NoCodecError, corrupt
 
@@ -47,7 +48,7 @@ def _encode_frame(enc: _Encoder, df: pd.DataFrame) -> dict[str, Any]:
         "codec": "frame",
         "columns": _index(enc, df.columns),
         "index": _index(enc, df.index),
-        "data": [_column(enc, df.iloc[:, i].array) for i in range(df.shape[1])],
+        "data": [_column(enc, column) for column in frame_columns(df)],
     }
     if df.attrs:
         header["attrs"] = enc.node(dict(df.attrs))
