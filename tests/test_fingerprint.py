@@ -197,6 +197,7 @@ IN_PLACE = {
     "df.dropna(inplace=True)": (_frame, lambda df: df.dropna(inplace=True)),
     "df rename column": (_frame, lambda df: df.rename(columns={"f": "g"}, inplace=True)),
     "df index name": (_frame, lambda df: setattr(df.index, "name", "row")),
+    "series index freq": (lambda: pd.Series([1, 2], index=pd.date_range("2024", periods=2)), lambda s: setattr(s.index, "freq", None)),
     "df attrs": (_frame, lambda df: df.attrs.update(source="x")),
     "df nullable cell to NA": (_frame, lambda df: df.loc.__setitem__((1, "n"), pd.NA)),
     "df category added": (_frame, lambda df: df.__setitem__("c", df["c"].cat.add_categories(["z"]))),

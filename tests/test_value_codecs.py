@@ -145,6 +145,9 @@ def test_index_and_pandas_scalars_round_trip():
         back, _ = round_trip(value)
         assert back == value and type(back) is type(value)
         assert getattr(back, "unit", None) == getattr(value, "unit", None)
+    for arr in [pd.array([1, None], dtype="Int8"), pd.Categorical(["x", "y", "x"]), pd.array(["a", None], dtype="str")]:
+        back, _ = round_trip(arr)
+        assert type(back) is type(arr) and back.dtype == arr.dtype and back.equals(arr)
     assert round_trip(pd.NA)[0] is pd.NA
     assert round_trip([pd.NaT])[0][0] is pd.NaT
 

@@ -185,6 +185,8 @@ def _enc_index(w: Walk, idx: pd.Index[Any]) -> None:
         w.buf += b"IX" + _name_of(type(idx))
         w.walk(idx.name)
         _enc_extension(w, idx.array)
+        freq = getattr(idx, "freqstr", None)  # DatetimeIndex / TimedeltaIndex / PeriodIndex
+        w.walk(freq)
 
 
 def _enc_extension(w: Walk, arr: Any) -> None:

@@ -35,6 +35,8 @@ def encoder_for(t: type) -> Callable[[_Encoder, Any], dict[str, Any]] | None:
         return _encode_series
     if issubclass(t, pd.Index):
         return lambda enc, idx: {"codec": "index", "index": _index(enc, idx)}
+    if issubclass(t, pd.api.extensions.ExtensionArray):
+        return lambda enc, arr: {"codec": "series", "array": True, **_series_spec(enc, pd.Series(arr, copy=False))}
     if issubclass(t, (pd.Timestamp, pd.Timedelta, pd.Period, pd.Interval)):
         return lambda enc, x: {"codec": "series", "scalar": True, **_series_spec(enc, pd.Series([x]))}
     return None
@@ -117,7 +119,7 @@ def decode(dec: _Decoder, header: Mapping[str, Any]) -> Any:
             if len(s) != 1:
                 raise corrupt("pandas scalar", "not one value")
             return s.iloc[0]
-        return s
+        return s.array if header.get("array") else s
     return _read_index(dec, header["index"])
 
 
