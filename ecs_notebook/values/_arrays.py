@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from xxhash import xxh3_128
 
-from .fingerprint import Encoder, Walk, _items, _name_of, _str_bytes
+from .fingerprint import Encoder, Walk, name_bytes, str_bytes, walk_items
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,7 +65,7 @@ def array_encoder(t: type) -> Encoder | None:
 
 def _dtype_bytes(dt: np.dtype[Any]) -> bytes:
     text = repr(dt.descr) if dt.names is not None else dt.str
-    return _str_bytes(text)
+    return str_bytes(text)
 
 
 def _enc_ndarray(w: Walk, a: np.ndarray[Any, Any]) -> None:
@@ -79,7 +79,7 @@ def _enc_ndarray(w: Walk, a: np.ndarray[Any, Any]) -> None:
     if dt.hasobject:
         if w.enter(a):
             items = a.reshape(-1).tolist() if a.ndim else [a.item()]
-            _items(w, items, len(items))
+            walk_items(w, items, len(items))
             w.leave(a)
         return
     if a.flags.c_contiguous:
@@ -117,7 +117,7 @@ def _enc_dtype(w: Walk, dt: np.dtype[Any]) -> None:
 
 
 def _enc_named(w: Walk, f: Any) -> None:
-    w.buf += b"Q" + _name_of(f)
+    w.buf += b"Q" + name_bytes(f)
 
 
 # -- pandas ----------------------------------------------------------------------------------------
@@ -182,7 +182,7 @@ def _enc_index(w: Walk, idx: pd.Index[Any]) -> None:
         for codes in idx.codes:
             _enc_ndarray(w, np.asarray(codes))
     else:
-        w.buf += b"IX" + _name_of(type(idx))
+        w.buf += b"IX" + name_bytes(type(idx))
         w.walk(idx.name)
         _enc_extension(w, idx.array)
         freq = getattr(idx, "freqstr", None)  # DatetimeIndex / TimedeltaIndex / PeriodIndex
@@ -197,7 +197,7 @@ def _enc_extension(w: Walk, arr: Any) -> None:
     if isinstance(arr, np.ndarray):
         _enc_ndarray(w, arr)
         return
-    w.buf += b"x" + _str_bytes(str(arr.dtype)) + _name_of(type(arr))
+    w.buf += b"x" + str_bytes(str(arr.dtype)) + name_bytes(type(arr))
     if isinstance(arr, (pd.arrays.DatetimeArray, pd.arrays.TimedeltaArray, pd.arrays.PeriodArray)):
         _enc_ndarray(w, arr.view("i8"))  # unit and tz are in the dtype text
     elif isinstance(arr, pd.arrays.StringArray):
@@ -232,7 +232,7 @@ def _enc_arrow_array(w: Walk, arr: pa.Array | pa.ChunkedArray) -> None:
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     typ = arr.type
     nulls = arr.null_count
-    w.buf += b"y" + _str_bytes(str(typ)) + b"%d;%d;" % (len(arr), nulls)
+    w.buf += b"y" + str_bytes(str(typ)) + b"%d;%d;" % (len(arr), nulls)
     if nulls:
         hm = xxh3_128()
         for c in chunks:
@@ -262,7 +262,7 @@ def _enc_arrow_array(w: Walk, arr: pa.Array | pa.ChunkedArray) -> None:
         items: list[Any] = []
         for c in chunks:
             items.extend(c.to_pylist())
-        _items(w, items, len(items))
+        walk_items(w, items, len(items))
 
 
 def _u8(a: Any) -> Any:

@@ -21,14 +21,14 @@ from ._numpy_codec import npy_bytes, object_array, read_npy
 from .codecs import NoCodecError, corrupt
 
 if TYPE_CHECKING:
-    from .codecs import _Decoder, _Encoder
+    from .codecs import ValueDecoder, ValueEncoder
 
 #: Arrow extension types a stored column may use (both registered by pandas, JSON-serialized).
 _ALLOWED_EXTENSIONS = frozenset({"pandas.period", "pandas.interval"})
 _NA_VALUES = {"NA": pd.NA, "nan": np.nan}
 
 
-def encoder_for(t: type) -> Callable[[_Encoder, Any], dict[str, Any]] | None:
+def encoder_for(t: type) -> Callable[[ValueEncoder, Any], dict[str, Any]] | None:
     if issubclass(t, pd.DataFrame):
         return _encode_frame
     if issubclass(t, pd.Series):
@@ -45,7 +45,7 @@ def encoder_for(t: type) -> Callable[[_Encoder, Any], dict[str, Any]] | None:
 # -- encoding --------------------------------------------------------------------------------------
 
 
-def _encode_frame(enc: _Encoder, df: pd.DataFrame) -> dict[str, Any]:
+def _encode_frame(enc: ValueEncoder, df: pd.DataFrame) -> dict[str, Any]:
     header: dict[str, Any] = {
         "codec": "frame",
         "columns": _index(enc, df.columns),
@@ -57,18 +57,18 @@ def _encode_frame(enc: _Encoder, df: pd.DataFrame) -> dict[str, Any]:
     return header
 
 
-def _encode_series(enc: _Encoder, s: pd.Series[Any]) -> dict[str, Any]:
+def _encode_series(enc: ValueEncoder, s: pd.Series[Any]) -> dict[str, Any]:
     return {"codec": "series", **_series_spec(enc, s)}
 
 
-def _series_spec(enc: _Encoder, s: pd.Series[Any]) -> dict[str, Any]:
+def _series_spec(enc: ValueEncoder, s: pd.Series[Any]) -> dict[str, Any]:
     spec = {"name": enc.node(s.name), "values": _column(enc, s.array), "index": _index(enc, s.index)}
     if s.attrs:
         spec["attrs"] = enc.node(dict(s.attrs))
     return spec
 
 
-def _index(enc: _Encoder, idx: pd.Index[Any]) -> dict[str, Any]:
+def _index(enc: ValueEncoder, idx: pd.Index[Any]) -> dict[str, Any]:
     if type(idx) is pd.RangeIndex:
         return {"kind": "range", "start": idx.start, "stop": idx.stop, "step": idx.step, "name": enc.node(idx.name)}
     if isinstance(idx, pd.MultiIndex):
@@ -81,7 +81,7 @@ def _index(enc: _Encoder, idx: pd.Index[Any]) -> dict[str, Any]:
     return spec
 
 
-def _column(enc: _Encoder, arr: Any) -> dict[str, Any]:
+def _column(enc: ValueEncoder, arr: Any) -> dict[str, Any]:
     """One column (or index level) as one part."""
     if type(arr) is pd.arrays.NumpyExtensionArray or (  # (not its StringArray subclass)
         isinstance(arr, (pd.arrays.DatetimeArray, pd.arrays.TimedeltaArray)) and getattr(arr.dtype, "tz", None) is None
@@ -109,7 +109,7 @@ def _column(enc: _Encoder, arr: Any) -> dict[str, Any]:
 # -- decoding --------------------------------------------------------------------------------------
 
 
-def decode(dec: _Decoder, header: Mapping[str, Any]) -> Any:
+def decode(dec: ValueDecoder, header: Mapping[str, Any]) -> Any:
     codec = header["codec"]
     if codec == "frame":
         return _decode_frame(dec, header)
@@ -123,7 +123,7 @@ def decode(dec: _Decoder, header: Mapping[str, Any]) -> Any:
     return _read_index(dec, header["index"])
 
 
-def _decode_frame(dec: _Decoder, header: Mapping[str, Any]) -> pd.DataFrame:
+def _decode_frame(dec: ValueDecoder, header: Mapping[str, Any]) -> pd.DataFrame:
     columns = _read_index(dec, header["columns"])
     index = _read_index(dec, header["index"])
     data = [_read_column(dec, spec) for spec in header["data"]]
@@ -136,7 +136,7 @@ def _decode_frame(dec: _Decoder, header: Mapping[str, Any]) -> pd.DataFrame:
     return df
 
 
-def _decode_series(dec: _Decoder, header: Mapping[str, Any]) -> pd.Series[Any]:
+def _decode_series(dec: ValueDecoder, header: Mapping[str, Any]) -> pd.Series[Any]:
     index = _read_index(dec, header["index"])
     s = _as_series(_read_column(dec, header["values"]), index)
     if len(s) != len(index):
@@ -147,7 +147,7 @@ def _decode_series(dec: _Decoder, header: Mapping[str, Any]) -> pd.Series[Any]:
     return s
 
 
-def _attrs(dec: _Decoder, node: Any) -> dict[Any, Any]:
+def _attrs(dec: ValueDecoder, node: Any) -> dict[Any, Any]:
     attrs = dec.node(node)
     if not isinstance(attrs, dict):
         raise corrupt("attrs", type(attrs).__name__)
@@ -159,7 +159,7 @@ def _as_series(arr: Any, index: pd.Index[Any]) -> pd.Series[Any]:
     return pd.Series(arr, index=index, dtype=arr.dtype, copy=False)
 
 
-def _read_index(dec: _Decoder, spec: Mapping[str, Any]) -> pd.Index[Any]:
+def _read_index(dec: ValueDecoder, spec: Mapping[str, Any]) -> pd.Index[Any]:
     kind = spec["kind"]
     if kind == "range":
         return pd.RangeIndex(int(spec["start"]), int(spec["stop"]), int(spec["step"]), name=dec.node(spec["name"]))
@@ -184,7 +184,7 @@ def _index_of(arr: Any, name: Any = None) -> pd.Index[Any]:
     return pd.Index(arr, dtype=arr.dtype, name=name, copy=False, tupleize_cols=False)
 
 
-def _read_column(dec: _Decoder, spec: Mapping[str, Any]) -> Any:
+def _read_column(dec: ValueDecoder, spec: Mapping[str, Any]) -> Any:
     kind = spec["kind"]
     if kind == "npy":
         return read_npy(dec.part(spec["part"]), f"part {spec['part']}")

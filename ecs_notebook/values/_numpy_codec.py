@@ -12,12 +12,12 @@ import numpy as np
 from .codecs import NoCodecError, corrupt
 
 if TYPE_CHECKING:
-    from .codecs import _Decoder, _Encoder
+    from .codecs import ValueDecoder, ValueEncoder
 
 _NPY_MAGIC = b"\x93NUMPY"
 
 
-def encoder_for(t: type) -> Callable[[_Encoder, Any], dict[str, Any]]:
+def encoder_for(t: type) -> Callable[[ValueEncoder, Any], dict[str, Any]]:
     if t is np.ndarray or t is np.memmap:
         return encode_array
     if issubclass(t, np.generic):
@@ -48,7 +48,7 @@ def npy_bytes(a: np.ndarray[Any, Any]) -> bytearray:
     return out
 
 
-def encode_array(enc: _Encoder, a: np.ndarray[Any, Any]) -> dict[str, Any]:
+def encode_array(enc: ValueEncoder, a: np.ndarray[Any, Any]) -> dict[str, Any]:
     if a.dtype.hasobject:
         if a.dtype.names is not None:
             msg = "No exact codec for structured numpy arrays with object fields"
@@ -58,7 +58,7 @@ def encode_array(enc: _Encoder, a: np.ndarray[Any, Any]) -> dict[str, Any]:
     return {"codec": "npy", "part": enc.add(npy_bytes(a))}
 
 
-def _encode_scalar(enc: _Encoder, x: np.generic) -> dict[str, Any]:
+def _encode_scalar(enc: ValueEncoder, x: np.generic) -> dict[str, Any]:
     a = np.asarray(x)
     if a.dtype.hasobject:
         msg = f"No exact codec for numpy {type(x).__qualname__} scalars"
@@ -103,7 +103,7 @@ def object_array(items: Any, shape: tuple[int, ...], what: str) -> np.ndarray[An
     return out.reshape(shape)
 
 
-def decode(dec: _Decoder, header: Mapping[str, Any]) -> Any:
+def decode(dec: ValueDecoder, header: Mapping[str, Any]) -> Any:
     codec = header["codec"]
     if codec == "npy_object":
         shape = tuple(int(n) for n in header["shape"])

@@ -81,7 +81,7 @@ def part_key(data: Buffer) -> str:
 
 def encode(value: object) -> Encoded:
     """Encode ``value`` exactly; raise :class:`NoCodecError` if it (or a member) has no codec."""
-    enc = _Encoder()
+    enc = ValueEncoder()
     header = enc.value(value)
     header["format"] = FORMAT_VERSION
     return Encoded(header, enc.parts)
@@ -101,7 +101,7 @@ def decode(header: Mapping[str, Any], parts: Mapping[str, Buffer] | Callable[[st
     if not isinstance(header, Mapping) or header.get("format") != FORMAT_VERSION:
         msg = f"Stored value header is not a format-{FORMAT_VERSION} value header; the store may be damaged or newer than this ecs_notebook"
         raise StoreError(msg)
-    dec = _Decoder(parts)
+    dec = ValueDecoder(parts)
     try:
         return dec.value(header)
     except StoreError:
@@ -114,7 +114,7 @@ def decode(header: Mapping[str, Any], parts: Mapping[str, Buffer] | Callable[[st
 # -- encoding --------------------------------------------------------------------------------------
 
 
-class _Encoder:
+class ValueEncoder:
     """One encoding: collects the parts, dispatches on type (registered codecs only)."""
 
     def __init__(self) -> None:
@@ -220,7 +220,7 @@ def _pandas_missing(v: object) -> str | None:
     return None
 
 
-def _codec_for(value: object) -> Callable[[_Encoder, Any], dict[str, Any]] | None:
+def _codec_for(value: object) -> Callable[[ValueEncoder, Any], dict[str, Any]] | None:
     """The registered codec of a non-JSON value, None for Python scalars/containers."""
     t = type(value)
     if t in _SCALAR_NODES or t in (list, tuple, dict, set, frozenset, str, int, float, bool, bytes, bytearray, complex, type(None)):
@@ -252,13 +252,13 @@ def _codec_for(value: object) -> Callable[[_Encoder, Any], dict[str, Any]] | Non
     raise NoCodecError(msg)
 
 
-def _encode_figure(enc: _Encoder, fig: Any) -> dict[str, Any]:
+def _encode_figure(enc: ValueEncoder, fig: Any) -> dict[str, Any]:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return {"codec": "png", "part": enc.add(buf.getvalue())}
 
 
-def _encode_estimator(enc: _Encoder, est: Any) -> dict[str, Any]:
+def _encode_estimator(enc: ValueEncoder, est: Any) -> dict[str, Any]:
     try:
         import skops.io as sio
     except ImportError as exc:
@@ -286,7 +286,7 @@ def corrupt(what: str, detail: object = "") -> StoreError:
     return StoreError(f"Stored value {what} is corrupt or not what its header says{tail}; the store may be damaged")
 
 
-class _Decoder:
+class ValueDecoder:
     """One decoding: fetches parts (checked against their keys), dispatches on registered codec names."""
 
     def __init__(self, parts: Mapping[str, Buffer] | Callable[[str], Buffer]) -> None:
@@ -393,18 +393,18 @@ _SCALAR_DECODERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def _decode_py(dec: _Decoder, header: Mapping[str, Any]) -> Any:
+def _decode_py(dec: ValueDecoder, header: Mapping[str, Any]) -> Any:
     return dec.node(header["node"])
 
 
-def _decode_png(dec: _Decoder, header: Mapping[str, Any]) -> PngImage:
+def _decode_png(dec: ValueDecoder, header: Mapping[str, Any]) -> PngImage:
     data = bytes(dec.part(header["part"]))
     if not data.startswith(b"\x89PNG\r\n\x1a\n"):
         raise corrupt(f"part {header['part']}", "not a PNG image")
     return PngImage(data)
 
 
-def _decode_skops(dec: _Decoder, header: Mapping[str, Any]) -> Any:
+def _decode_skops(dec: ValueDecoder, header: Mapping[str, Any]) -> Any:
     try:
         import skops.io as sio
     except ImportError as exc:
@@ -424,7 +424,7 @@ def _decode_skops(dec: _Decoder, header: Mapping[str, Any]) -> Any:
         raise corrupt(f"part {header['part']}", exc) from exc
 
 
-def _decode_numpy(dec: _Decoder, header: Mapping[str, Any]) -> Any:
+def _decode_numpy(dec: ValueDecoder, header: Mapping[str, Any]) -> Any:
     try:
         from . import _numpy_codec
     except ImportError as exc:
@@ -434,7 +434,7 @@ def _decode_numpy(dec: _Decoder, header: Mapping[str, Any]) -> Any:
     return _numpy_codec.decode(dec, header)
 
 
-def _decode_pandas(dec: _Decoder, header: Mapping[str, Any]) -> Any:
+def _decode_pandas(dec: ValueDecoder, header: Mapping[str, Any]) -> Any:
     try:
         from . import _frame_codec
     except ImportError as exc:
@@ -445,7 +445,7 @@ def _decode_pandas(dec: _Decoder, header: Mapping[str, Any]) -> Any:
 
 
 #: The only things a header can name: these codec names.
-_DECODERS: dict[str, Callable[[_Decoder, Mapping[str, Any]], Any]] = {
+_DECODERS: dict[str, Callable[[ValueDecoder, Mapping[str, Any]], Any]] = {
     "py": _decode_py,
     "png": _decode_png,
     "skops": _decode_skops,
