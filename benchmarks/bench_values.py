@@ -5,7 +5,11 @@
   ``pd.util.hash_pandas_object`` (what a pandas user would reach for); target >= 5 GB/s;
 - a Python list of 1M floats, beside raw XXH3 of the same numbers packed by ``array``;
 - small values (an int, a short list, a dict of 10 scalars, an entity): beside ``json.dumps`` of the
-  same value (a lower bound for any canonical text form).
+  same value (a lower bound for any canonical text form);
+- codecs on the same frame: encode (a part per column) beside one Arrow IPC write of the whole frame;
+  a first recording (encode + parts written to files, A10 <= 0.6 s); ``get`` in a new process (read the
+  part files + decode, A10 <= 0.5 s, checked exact) beside reading one whole-frame Arrow file; the parts
+  added when one column changes (A10 <= 1.2 x that column).
 
     python benchmarks/run.py values [--quick]      # --quick: 1M rows
     python benchmarks/bench_values.py [--quick]
@@ -139,6 +143,115 @@ def _small(repeats: int) -> list[Row]:
     return rows
 
 
+# -- codecs (DESIGN A10: first recording <= 0.6 s, get in a new process <= 0.5 s, exact) ---------------
+
+TARGET_FIRST_MS = 600.0
+TARGET_GET_MS = 500.0
+
+GET_IN_NEW_PROCESS = """
+import json, mmap, sys, time
+from pathlib import Path
+t0 = time.perf_counter()
+from ecs_notebook.values import fingerprint
+from ecs_notebook.values.codecs import decode
+import pandas, pyarrow
+imported = time.perf_counter() - t0
+folder = Path(sys.argv[1])
+header = json.loads((folder / "header.json").read_text())
+
+def load(key):
+    # A private copy-on-write mapping: writable, so decoded arrays use it in place (no copy, no
+    # zero-filled allocation), and changing them never touches the file.
+    with (folder / key).open("rb") as f:
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+
+t0 = time.perf_counter()
+df = decode(header, load)
+get_s = time.perf_counter() - t0
+t0 = time.perf_counter()
+with pyarrow.memory_map(str(folder / "whole.arrow")) as src:
+    plain = pyarrow.ipc.open_stream(src).read_all().to_pandas()
+plain_s = time.perf_counter() - t0
+print(json.dumps({"get": get_s, "plain": plain_s, "imported": imported, "fp": fingerprint(df),
+                  "dtypes": [str(d) for d in df.dtypes]}))
+"""
+
+
+def _write_parts(folder: Path, parts: dict[str, object]) -> int:
+    """Write each part as a file named by its key (temp file + rename), return bytes written."""
+    total = 0
+    for key, data in parts.items():
+        tmp = folder / f".{key}.tmp"
+        with tmp.open("wb") as f:
+            f.write(data)  # type: ignore[arg-type]
+        tmp.replace(folder / key)
+        total += memoryview(data).nbytes  # type: ignore[arg-type]
+    return total
+
+
+def _codecs(repeats: int, rows: int) -> list[Row]:
+    import shutil
+    import subprocess
+    import tempfile
+
+    from ecs_notebook.values.codecs import decode, encode
+
+    df = make_frame(rows)
+    raw_bytes = _nbytes(_buffers(df))
+    encode(df.head())  # imports the codec modules outside the figure
+
+    def arrow_write(_: object) -> object:
+        table = pa.Table.from_pandas(df)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as w:
+            w.write_table(table)
+        return sink.getvalue()
+
+    enc_s = median_time(lambda _: encode(df), repeats=repeats)
+    ipc_s = median_time(arrow_write, repeats=repeats)
+    folder = Path(tempfile.mkdtemp(prefix="ecs-bench-values-"))
+    try:
+
+        def first_recording(_: object) -> None:
+            for p in folder.iterdir():
+                p.unlink()
+            _write_parts(folder, dict(encode(df).parts))
+
+        first_s = median_time(first_recording, repeats=max(3, repeats // 2))
+        enc = encode(df)
+        stored = _write_parts(folder, dict(enc.parts))
+        (folder / "header.json").write_text(json.dumps(enc.header))
+        (folder / "whole.arrow").write_bytes(arrow_write(None).to_pybytes())  # type: ignore[attr-defined]
+        parts = {k: bytes(v) for k, v in enc.parts.items()}
+        dec_s = median_time(lambda _: decode(enc.header, parts), repeats=repeats)
+        gets = []
+        for _ in range(max(3, repeats // 2)):
+            out = subprocess.run([sys.executable, "-c", GET_IN_NEW_PROCESS, str(folder)], capture_output=True, text=True, check=True)
+            gets.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        get = sorted(gets, key=lambda g: g["get"])[len(gets) // 2]
+        exact = get["fp"] == fingerprint(df) and get["dtypes"] == [str(d) for d in df.dtypes]
+        # Changing one column in place: only that column's part is new.
+        df["b"] = df["b"] + 1
+        changed = encode(df)
+        new_bytes = sum(memoryview(v).nbytes for k, v in changed.parts.items() if k not in enc.parts)
+        column_bytes = df["b"].to_numpy().nbytes
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    mb = f"{raw_bytes / 1e6:.0f} MB frame, {stored / 1e6:.0f} MB of parts"
+    return [
+        Row(f"encode DataFrame {rows:,} x 3 (a part per column)", rows, enc_s * 1e3, "ms", ipc_s * 1e3,
+            "Arrow IPC write of the whole frame", note=mb),
+        Row("  first recording: encode + write parts to files", rows, first_s * 1e3, "ms", ipc_s * 1e3,
+            "Arrow IPC write of the whole frame", TARGET_FIRST_MS, "<= 0.6 s", note="temp file + rename per part, no fsync"),
+        Row("  decode in process (parts as bytes)", rows, dec_s * 1e3, "ms", None, note="bytes are read-only: numeric columns copied"),
+        Row("  get in a new process: read parts + decode", rows, get["get"] * 1e3, "ms", get["plain"] * 1e3,
+            "read whole-frame Arrow file + to_pandas", TARGET_GET_MS, "<= 0.5 s, exact",
+            note=f"exact (fingerprint + dtypes): {exact}; imports {get['imported'] * 1e3:.0f} ms not counted"),
+        Row("  parts added after changing one column", rows, new_bytes, "B", column_bytes, "that column's raw bytes",
+            1.2 * column_bytes, "<= 1.2 x column"),
+    ]  # fmt: skip
+
+
 def run(quick: bool = False) -> list[Row]:
     """Every fingerprint figure; ``quick`` uses 1M rows and fewer repeats."""
     repeats = 3 if quick else 7
@@ -147,6 +260,7 @@ def run(quick: bool = False) -> list[Row]:
         *_array(repeats, 1_000_000 if quick else 8_000_000),
         *_python_list(repeats, 100_000 if quick else 1_000_000),
         *_small(repeats),
+        *_codecs(repeats, 1_000_000 if quick else 8_000_000),
     ]
 
 

@@ -197,6 +197,7 @@ IN_PLACE = {
     "df.dropna(inplace=True)": (_frame, lambda df: df.dropna(inplace=True)),
     "df rename column": (_frame, lambda df: df.rename(columns={"f": "g"}, inplace=True)),
     "df index name": (_frame, lambda df: setattr(df.index, "name", "row")),
+    "series index freq": (lambda: pd.Series([1, 2], index=pd.date_range("2024", periods=2)), lambda s: setattr(s.index, "freq", None)),
     "df attrs": (_frame, lambda df: df.attrs.update(source="x")),
     "df nullable cell to NA": (_frame, lambda df: df.loc.__setitem__((1, "n"), pd.NA)),
     "df category added": (_frame, lambda df: df.__setitem__("c", df["c"].cat.add_categories(["z"]))),
@@ -374,6 +375,12 @@ def test_non_contiguous_and_contiguous_arrays_with_equal_content_are_equal():
     a = np.arange(24.0).reshape(4, 6)
     assert fingerprint(a[:, ::2]) == fingerprint(np.ascontiguousarray(a[:, ::2]))
     assert fingerprint(np.asfortranarray(a)) == fingerprint(a)
+    # Large strided views are hashed through a small buffer: still the same bytes as a copy.
+    big = np.arange(3_000_000.0)[::3]
+    assert fingerprint(big) == fingerprint(big.copy())
+    grid = np.random.default_rng(0).random((700, 700))
+    assert fingerprint(grid.T) == fingerprint(np.ascontiguousarray(grid.T))
+    assert fingerprint(pd.DataFrame(grid.T)) == fingerprint(pd.DataFrame(np.ascontiguousarray(grid.T)))
 
 
 def test_cycles_are_handled_deterministically():
@@ -486,6 +493,10 @@ def _gen():
     yield 1
 
 
+async def _coro():
+    return 1
+
+
 def _figure():
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
@@ -498,7 +509,8 @@ def _figure():
 
 IDENTITY = {
     "generator": _gen,
-    "coroutine-like async generator": lambda: (x async for x in _agen()),
+    "coroutine": _coro,
+    "async generator": lambda: (x async for x in _agen()),
     "open file": lambda: open(__file__),  # noqa: SIM115
     "bytes io": lambda: io.BytesIO(b"x"),
     "socket": socket.socket,
@@ -624,3 +636,23 @@ def test_nested_python_values_copy_equal(value):
     import copy
 
     assert fingerprint(copy.deepcopy(value)) == fingerprint(value)
+
+
+def test_frame_columns_read_from_blocks_match_the_public_columns():
+    from ecs_notebook.values._arrays import frame_columns
+
+    df = _frame()
+    df.insert(2, "ins", np.arange(50.0))  # a block of its own, out of column order
+    df["f2"] = df["f"] * 2
+    del df["i"]
+    df = df[["t", "f2", "s", "ins", "f", "n", "c"]]
+    mixed = pd.concat([df, pd.DataFrame(np.ones((50, 3)), columns=["x", "y", "z"])], axis=1)
+    for frame in (df, mixed, pd.DataFrame(np.arange(12.0).reshape(3, 4).T), pd.DataFrame(index=range(3))):
+        public = [frame.iloc[:, i].array for i in range(frame.shape[1])]
+        ours = frame_columns(frame)
+        assert len(ours) == len(public)
+        for a, b in zip(ours, public):
+            if type(b) is pd.arrays.NumpyExtensionArray:  # the block holds the ndarray it wraps
+                b = b.to_numpy()
+            assert type(a) is type(b)
+            assert fingerprint(a) == fingerprint(b)

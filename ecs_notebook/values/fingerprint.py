@@ -23,7 +23,7 @@ import threading
 import types
 import uuid
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from math import isnan as _isnan
 from operator import itemgetter
 from typing import Any, NamedTuple
@@ -99,6 +99,16 @@ class Walk:
         self.buf.clear()
         self.h.update(buffer)
 
+    def data_chunks(self, chunks: Iterable[Any], nbytes: int) -> None:
+        """Append a length-prefixed buffer given as consecutive chunks (same bytes as :meth:`data`)."""
+        self.buf += b"%d;" % nbytes
+        if self.h is None:
+            self.h = xxh3_128()
+        self.h.update(self.buf)
+        self.buf.clear()
+        for chunk in chunks:
+            self.h.update(chunk)
+
     def enter(self, obj: object) -> bool:
         """Push a container/object on the path; False (and a back-reference marker) if it is on it."""
         key = id(obj)
@@ -169,7 +179,7 @@ def is_identity_fingerprint(obj: object) -> bool:
 # -- scalars ---------------------------------------------------------------------------------------
 
 
-def _str_bytes(s: str) -> bytes:
+def str_bytes(s: str) -> bytes:
     b = s.encode("utf-8", "surrogatepass")
     return b"s%d;" % len(b) + b
 
@@ -182,7 +192,7 @@ _SCALARS: dict[type, Callable[[Any], bytes]] = {
     int: lambda x: b"i%x;" % x,  # hex: not limited like decimal text of huge ints
     bool: lambda x: b"T" if x else b"F",
     float: lambda x: _NAN if _isnan(x) else b"f" + _pack_d(x),
-    str: _str_bytes,
+    str: str_bytes,
     bytes: _bytes_bytes,
     _NoneType: lambda x: b"N",
     complex: lambda x: b"c" + _pack_dd(x.real, x.imag),
@@ -242,7 +252,7 @@ def _plain_repr(w: Walk, obj: Any) -> bool:
     return True
 
 
-def _items(w: Walk, items: Any, n: int) -> None:
+def walk_items(w: Walk, items: Any, n: int) -> None:
     """Append ``n`` items in order (one-pass paths for short flat runs and long runs of one plain type)."""
     if n < _FAST_SEQ:
         if n and _REPR_EXACT.issuperset(map(type, items)) and _plain_repr(w, items):
@@ -266,12 +276,12 @@ def _items(w: Walk, items: Any, n: int) -> None:
 
 def _list_body(w: Walk, obj: Any) -> None:
     w.buf += b"L"
-    _items(w, obj, len(obj))
+    walk_items(w, obj, len(obj))
 
 
 def _tuple_body(w: Walk, obj: Any) -> None:
     w.buf += b"U"
-    _items(w, obj, len(obj))
+    walk_items(w, obj, len(obj))
 
 
 def _dict_body(w: Walk, obj: Any) -> None:
@@ -346,7 +356,7 @@ def _type_name(t: type) -> str:
     return f"{getattr(t, '__module__', '?')}:{getattr(t, '__qualname__', t.__name__)}"
 
 
-def _name_of(obj: Any) -> bytes:
+def name_bytes(obj: Any) -> bytes:
     """``module:qualname`` of a class, function or other named callable (its name, not its content)."""
     module = getattr(obj, "__module__", None) or "?"
     qualname = getattr(obj, "__qualname__", None) or getattr(obj, "__name__", None) or type(obj).__qualname__
@@ -381,7 +391,7 @@ def _enc_object(w: Walk, obj: Any) -> None:
         return
     t = type(obj)
     depth = len(w.stack)
-    w.buf += b"O" + _name_of(t)
+    w.buf += b"O" + name_bytes(t)
     try:
         d = getattr(obj, "__dict__", None)
         slots = _slot_names(t)
@@ -418,9 +428,9 @@ def _reduce(w: Walk, obj: Any) -> None:
     """Objects with C-level state (datetime, Decimal, numpy Generator ...): their pickle reduction, never pickled."""
     r = obj.__reduce_ex__(4)
     if isinstance(r, str):
-        w.buf += b"r" + _str_bytes(r)
+        w.buf += b"r" + str_bytes(r)
         return
-    w.buf += b"r%d;" % len(r) + _name_of(r[0])
+    w.buf += b"r%d;" % len(r) + name_bytes(r[0])
     for i, part in enumerate(r[1:], 1):
         # 3 and 4 are iterators over list items and dict items.
         w.walk(list(part) if i in (3, 4) and part is not None else part)
@@ -432,7 +442,7 @@ _MODEL_LAYOUT: dict[type, tuple[int, tuple[str, ...], Callable[[dict[str, Any]],
 
 def _model_header(t: type, names: tuple[str, ...]) -> bytes:
     text = repr(names).encode("utf-8", "surrogatepass")
-    return b"P" + _name_of(t) + b"%d;" % len(text) + text
+    return b"P" + name_bytes(t) + b"%d;" % len(text) + text
 
 
 def _model_layout(t: type) -> tuple[int, tuple[str, ...], Callable[[dict[str, Any]], Any], bytes]:
@@ -465,7 +475,7 @@ def _enc_pydantic(w: Walk, obj: Any) -> None:
         values = tuple(d[k] for k in names)
         header = _model_header(t, names)
     w.buf += header
-    _items(w, values, len(values))
+    walk_items(w, values, len(values))
     extra = getattr(obj, "__pydantic_extra__", None)
     private = getattr(obj, "__pydantic_private__", None)
     if extra or private:
@@ -478,7 +488,7 @@ def _enc_pydantic(w: Walk, obj: Any) -> None:
 
 
 def _enc_enum(w: Walk, obj: Any) -> None:
-    w.buf += b"e" + _name_of(type(obj)) + _str_bytes(obj.name)
+    w.buf += b"e" + name_bytes(type(obj)) + str_bytes(obj.name)
 
 
 def _enc_identity(w: Walk, obj: Any) -> None:
@@ -491,7 +501,7 @@ def _enc_subclass(body: Encoder) -> Encoder:
     def enc(w: Walk, obj: Any) -> None:
         if not w.enter(obj):
             return
-        w.buf += b"X" + _name_of(type(obj))
+        w.buf += b"X" + name_bytes(type(obj))
         body(w, obj)
         factory = getattr(obj, "default_factory", None)  # defaultdict
         d = getattr(obj, "__dict__", None)
@@ -511,7 +521,7 @@ def _enc_subclass(body: Encoder) -> Encoder:
 
 def _enc_code(w: Walk, code: types.CodeType) -> None:
     # Everything that defines behaviour and source, nothing about where it was defined (file, line).
-    w.buf += b"K" + _str_bytes(code.co_name) + _str_bytes(getattr(code, "co_qualname", code.co_name))
+    w.buf += b"K" + str_bytes(code.co_name) + str_bytes(getattr(code, "co_qualname", code.co_name))
     w.buf += b"%d;%d;%d;%d;" % (code.co_argcount, code.co_posonlyargcount, code.co_kwonlyargcount, code.co_flags)
     w.data(code.co_code, len(code.co_code))
     table = getattr(code, "co_exceptiontable", b"")
@@ -527,7 +537,7 @@ def _enc_function(w: Walk, f: types.FunctionType) -> None:
     """A Python function by its code, defaults, closure contents and attributes."""
     if not w.enter(f):
         return
-    w.buf += b"Y" + _name_of(f)
+    w.buf += b"Y" + name_bytes(f)
     _enc_code(w, f.__code__)
     w.walk(f.__defaults__)
     w.walk(f.__kwdefaults__)
@@ -551,7 +561,7 @@ def _enc_method(w: Walk, m: types.MethodType) -> None:
 
 def _enc_builtin(w: Walk, f: Any) -> None:
     """A C function: by name, plus the object it is bound to (``[].append``), if any but a module."""
-    w.buf += b"Q" + _name_of(f)
+    w.buf += b"Q" + name_bytes(f)
     owner = getattr(f, "__self__", None)
     if owner is not None and not isinstance(owner, types.ModuleType):
         w.buf += b"+"
@@ -573,14 +583,14 @@ def _user_class(cls: type) -> bool:
 def _enc_class(w: Walk, cls: type) -> None:
     """A class: library classes by ``module:qualname``; notebook classes by name, bases and members."""
     if cls.__module__ == "builtins" or not _user_class(cls):
-        w.buf += b"C" + _name_of(cls)
+        w.buf += b"C" + name_bytes(cls)
         return
     if not w.enter(cls):
         return
-    w.buf += b"H" + _name_of(cls)
+    w.buf += b"H" + name_bytes(cls)
     w.buf += b"%d;" % len(cls.__bases__)
     for base in cls.__bases__:
-        w.buf += _name_of(base)
+        w.buf += name_bytes(base)
     members = [
         (k, v)
         for k, v in vars(cls).items()
@@ -591,7 +601,7 @@ def _enc_class(w: Walk, cls: type) -> None:
     members.append(("__annotations__", vars(cls).get("__annotations__")))
     w.buf += b"%d;" % len(members)
     for k, v in members:
-        w.buf += _str_bytes(k)
+        w.buf += str_bytes(k)
         if isinstance(v, (staticmethod, classmethod)):
             w.buf += b"~s" if isinstance(v, staticmethod) else b"~c"
             v = v.__func__

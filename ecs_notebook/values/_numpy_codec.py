@@ -1,0 +1,116 @@
+"""numpy arrays and scalars as ``.npy`` parts (never ``allow_pickle``); object arrays item by item."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .codecs import NoCodecError, corrupt
+
+if TYPE_CHECKING:
+    from .codecs import ValueDecoder, ValueEncoder
+
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def encoder_for(t: type) -> Callable[[ValueEncoder, Any], dict[str, Any]]:
+    if t is np.ndarray or t is np.memmap:
+        return encode_array
+    if issubclass(t, np.generic):
+        return _encode_scalar
+    msg = f"No exact codec for numpy {t.__qualname__} values (plain ndarrays and scalars have one)"
+    raise NoCodecError(msg)
+
+
+def npy_bytes(a: np.ndarray[Any, Any]) -> bytearray:
+    """The ``.npy`` file of a non-object array, built with one copy of the data (strided views too).
+
+    Fortran-ordered arrays keep their order.
+    """
+    fortran = bool(a.flags.f_contiguous and not a.flags.c_contiguous)
+    buf = io.BytesIO()
+    info = {"descr": np.lib.format.dtype_to_descr(a.dtype), "fortran_order": fortran, "shape": a.shape}
+    try:
+        np.lib.format.write_array_header_1_0(buf, info)
+    except ValueError:  # a header over 64 KiB (a very wide structured dtype)
+        buf = io.BytesIO()
+        np.lib.format.write_array_header_2_0(buf, info)
+    head = buf.getvalue()
+    out = bytearray(len(head) + a.nbytes)
+    out[: len(head)] = head
+    if a.size:
+        body = np.frombuffer(out, dtype=a.dtype, offset=len(head))
+        np.copyto(body.reshape(a.shape[::-1]).T if fortran else body.reshape(a.shape), a)
+    return out
+
+
+def encode_array(enc: ValueEncoder, a: np.ndarray[Any, Any]) -> dict[str, Any]:
+    if a.dtype.hasobject:
+        if a.dtype.names is not None:
+            msg = "No exact codec for structured numpy arrays with object fields"
+            raise NoCodecError(msg)
+        items = a.reshape(-1).tolist() if a.ndim else [a.item()]
+        return {"codec": "npy_object", "shape": list(a.shape), "items": enc.node(items)}
+    return {"codec": "npy", "part": enc.add(npy_bytes(a))}
+
+
+def _encode_scalar(enc: ValueEncoder, x: np.generic) -> dict[str, Any]:
+    a = np.asarray(x)
+    if a.dtype.hasobject:
+        msg = f"No exact codec for numpy {type(x).__qualname__} scalars"
+        raise NoCodecError(msg)
+    return {"codec": "np_scalar", "part": enc.add(npy_bytes(a))}
+
+
+def read_npy(data: Any, what: str) -> np.ndarray[Any, Any]:
+    """Parse an ``.npy`` part without copying when the buffer is writable; object dtypes refused."""
+    mv = memoryview(data).cast("B")
+    if bytes(mv[:6]) != _NPY_MAGIC:
+        raise corrupt(what, "not an .npy file")
+    head = io.BytesIO(bytes(mv[: min(len(mv), 1 << 17)]))
+    try:
+        version = np.lib.format.read_magic(head)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(head)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(head)
+        else:
+            raise corrupt(what, f".npy version {version}")
+    except ValueError as exc:
+        raise corrupt(what, exc) from exc
+    if dtype.hasobject:
+        raise corrupt(what, "an .npy of object dtype (it would need pickle); refused")
+    count = math.prod(shape)
+    offset = head.tell()
+    if len(mv) - offset != count * dtype.itemsize:
+        raise corrupt(what, f"{len(mv) - offset} data bytes for {count} items of {dtype.itemsize} (truncated?)")
+    arr = np.frombuffer(mv, dtype=dtype, count=count, offset=offset)
+    if not arr.flags.writeable:
+        arr = arr.copy()  # the caller gets an ordinary array it can change
+    return arr.reshape(shape[::-1]).T if fortran else arr.reshape(shape)
+
+
+def object_array(items: Any, shape: tuple[int, ...], what: str) -> np.ndarray[Any, Any]:
+    if not isinstance(items, list) or math.prod(shape) != len(items):
+        raise corrupt(what, "item count does not match the shape")
+    out = np.empty(len(items), dtype=object)
+    for i, x in enumerate(items):  # (slice assignment would broadcast nested lists)
+        out[i] = x
+    return out.reshape(shape)
+
+
+def decode(dec: ValueDecoder, header: Mapping[str, Any]) -> Any:
+    codec = header["codec"]
+    if codec == "npy_object":
+        shape = tuple(int(n) for n in header["shape"])
+        return object_array(dec.node(header["items"]), shape, "object array")
+    arr = read_npy(dec.part(header["part"]), f"part {header['part']}")
+    if codec == "np_scalar":
+        if arr.ndim:
+            raise corrupt("numpy scalar", "not 0-dimensional")
+        return arr[()]
+    return arr
