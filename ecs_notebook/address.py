@@ -173,7 +173,7 @@ def _count_slots(t: Any) -> int:
     if tt is dict:
         return sum(_count_slots(v) for v in t.values())
     if tt in _CONTAINERS:
-        n = t.count(SLOT) if tt is list else sum(1 for v in t if v is SLOT)
+        n = sum(1 for v in t if v is SLOT)  # by identity: == on a stored DataFrame or array would not give a bool
         return n + sum(_count_slots(v) for v in t if type(v) in _CONTAINERS)
     return 0
 
@@ -225,7 +225,7 @@ def _slots_before(t: Any, pos: Any) -> int:
             before.append(v)
     else:
         before = t[:pos]
-    n = before.count(SLOT)
+    n = sum(1 for v in before if v is SLOT)  # by identity, never == on stored values
     if n != len(before):
         n += sum(_count_slots(v) for v in before if type(v) in _CONTAINERS)
     return n

@@ -44,6 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("path")
     export.add_argument("--namespace", help="openlineage: namespace of jobs and datasets (default: ecs_notebook)")
     export.add_argument("--producer", metavar="URI", help="openlineage: producer URI of the events (default: this package)")
+    gc = sub.add_parser("gc", help="remove stored value parts no kept version refers to (lineage records are never removed)")
+    gc.add_argument("--keep-last", type=int, metavar="N", help="keep the values of the newest N versions of each variable only")
+    gc.add_argument("--dry-run", action="store_true", help="say what would be removed, remove nothing")
+    gc.add_argument(
+        "--min-age",
+        type=float,
+        default=3600.0,
+        metavar="S",
+        help="only parts not stored or referred to again for S seconds (default 3600: safe while kernels write)",
+    )
     return p
 
 
@@ -52,6 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "export" and args.format != "openlineage" and (args.namespace or args.producer):
         parser.error("--namespace and --producer apply to the openlineage format only")
+    if args.command == "gc" and args.keep_last is not None and args.keep_last < 1:
+        parser.error("--keep-last must be at least 1: the newest version of each variable keeps its value")
+    if args.command == "gc" and args.min_age < 0:
+        parser.error("--min-age must be 0 or more seconds")
     from .store import default_url, open_store
 
     url = args.store or default_url(extension=True)
@@ -75,6 +89,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if out:
         print(out)
     return 0
+
+
+def _gc(args: argparse.Namespace) -> str:
+    from .registry import EntityRegistry
+    from .store.gc import collect_garbage
+
+    return str(collect_garbage(EntityRegistry.store, args.keep_last, args.min_age, args.dry_run))
 
 
 def _summary(args: argparse.Namespace) -> str:
@@ -290,6 +311,7 @@ def _child_refs(value: Any, slots: Any, slot: Any) -> Any:
 
 _COMMANDS = {
     "summary": _summary,
+    "gc": _gc,
     "executions": _executions,
     "show": _show,
     "history": _history,

@@ -7,7 +7,8 @@ EcsError
 ├── RegistrationError       (TypeError)     a function or entity tree that cannot be registered
 ├── InputValidationError    (ValueError)    arguments that do not fit a function's input model
 ├── StoreError              (RuntimeError)  the lineage store cannot be opened, read or written
-└── ExecutionTimeoutError   (TimeoutError)  a call ran past ``max_execution_time``
+├── ExecutionTimeoutError   (TimeoutError)  a call ran past ``max_execution_time``
+└── ValueNotStoredError     (LookupError)   a version's value is not kept (over max_value_bytes, or gc)
 """
 
 from __future__ import annotations
@@ -51,3 +52,7 @@ class ExecutionTimeoutError(EcsError, TimeoutError):
 
 class OutputValidationError(EcsError, TypeError):
     """A function returned something that does not fit its declared return type."""
+
+
+class ValueNotStoredError(EcsError, LookupError):
+    """A recorded version's value itself is not in the store (too large to keep, or removed by gc)."""

@@ -35,6 +35,11 @@ class EcsNotebook(Configurable):
     explorer_direction = TEnum(["up", "down", "both"], "both", help="Default direction of %ecs_lineage.").tag(config=True)
     cache = Bool(False, help="Serve unchanged calls from recorded executions (RegistryConfig.enable_function_caching).").tag(config=True)
     max_execution_time = Float(None, allow_none=True, help="Default time limit of calls, in seconds.").tag(config=True)
+    max_value_bytes = Int(
+        2**30,
+        help="Recorded values larger than this are kept by fingerprint, type, shape and a sample only (get() of them "
+        "raises ValueNotStoredError).",
+    ).tag(config=True)
     notebook = Unicode(
         None,
         allow_none=True,
@@ -602,6 +607,7 @@ def load_ipython_extension(ipython: Any) -> None:
     magics = EcsMagics(ipython, options)
     ipython.register_magics(magics)
     options.observe(lambda change: magics.recorder.set_notebook(_notebook_name(ipython, options)), "notebook")
+    options.observe(lambda change: setattr(magics.recorder, "max_value_bytes", int(change["new"])), "max_value_bytes")
     ipython.input_transformers_cleanup.append(magics.transform)
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
     ipython.events.register("post_run_cell", magics.post_run_cell)

@@ -20,7 +20,6 @@ import sys
 import time
 import traceback as tb_module
 import types
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,12 +34,26 @@ from .records import VersionRecord, record_from_data
 from .registry import EntityRegistry
 from .typeinfo import class_info
 from .values.fingerprint import fingerprint_info
-from .variable import BOUND, CHANGED_IN_PLACE, DELETED, OUTSIDE, VARIABLE_INDEX, StoredValue, Variable, variable_lineage_id
+from .variable import (
+    BOUND,
+    CHANGED_IN_PLACE,
+    CODE,
+    DELETED,
+    NO_CODEC,
+    OUTSIDE,
+    TOO_LARGE,
+    VARIABLE_INDEX,
+    StoredValue,
+    Variable,
+    variable_lineage_id,
+)
 
 #: Names IPython itself binds while running a cell (output history, input history, exit codes).
 _IPYTHON_NAME = re.compile(r"^(_+|_i+|_i\d+|_\d+|_ih|_oh|_dh|In|Out|_exit_code)$")
 #: Values up to this size get an undo copy before the cell (bigger ones are restored from the store).
 UNDO_COPY_BYTES = 32 * 2**20
+#: Default of ``%config EcsNotebook.max_value_bytes``: larger values are recorded without their bytes.
+MAX_VALUE_BYTES = 2**30
 
 _MUTATION, _CREATION = ExecutionSemantics.MUTATION, ExecutionSemantics.CREATION
 
@@ -184,6 +197,7 @@ class CellRecorder:
         self._runs = 0
         self._warned: set[tuple[str, str]] = set()
         self._warn = warn or _default_warn
+        self.max_value_bytes = MAX_VALUE_BYTES
         VARIABLE_INDEX.attach(lambda: self.ns)
 
     def close(self) -> None:
@@ -641,35 +655,50 @@ class CellRecorder:
         VARIABLE_INDEX.set(name, rec.ecs_id)
 
     def _store_value(self, name: str, value: Any, info: Any) -> StoredValue:
-        from .store.codec import Encoder
+        """The value's handle, its parts written to the store's object area (each once, whatever refers to it)."""
+        from .values.codecs import encode
 
-        tname = f"{type(value).__module__}.{type(value).__qualname__}" if type(value).__module__ != "builtins" else type(value).__name__
+        t = type(value)
+        tname = f"{t.__module__}.{t.__qualname__}" if t.__module__ != "builtins" else t.__name__
         summary = describe(value)
-        data: Any = None
-        unstorable = info.by_identity
-        if not unstorable:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    data = Encoder().encode(value)
-                except Exception:
-                    data = None
-            if isinstance(data, dict) and data.get("$t") == "unstorable":
-                data = None
-            unstorable = data is None or bool(caught)
-        if isinstance(value, (types.FunctionType, type)):
-            data = None  # code is recorded by its source hash; the source is the description
-            summary = _source_of(value) or summary
-            unstorable = False
-        if unstorable:
-            key = (name, tname)
-            if key not in self._warned:
-                self._warned.add(key)
-                self._warn(
-                    f"ecs_notebook: {name} ({type(value).__name__}) cannot be stored: it is kept in this kernel; "
-                    "after a restart only its type, repr and fingerprint remain."
-                )
-        return StoredValue(tname, info.hex, summary, data, info.by_identity)
+        if isinstance(value, (types.FunctionType, type)):  # code: recorded by its hash, described by its source
+            return StoredValue(tname, info.hex, _source_of(value) or summary, reason=CODE)
+        if not info.by_identity:
+            estimate = _size_estimate(value)
+            if estimate > self.max_value_bytes:
+                return self._too_large(name, value, tname, info, summary, estimate)
+            try:
+                enc = encode(value)
+            except Exception:  # NoCodecError, or a value whose state cannot be read as data
+                enc = None
+            if enc is not None:
+                nbytes = sum(memoryview(p).nbytes for p in enc.parts.values())
+                if nbytes > self.max_value_bytes:
+                    return self._too_large(name, value, tname, info, summary, nbytes)
+                EntityRegistry.store.put_parts(enc.parts)
+                return StoredValue(tname, info.hex, summary, enc.header, tuple(enc.parts), nbytes)
+        self._warn_once(
+            name,
+            tname,
+            f"ecs_notebook: {name} ({t.__name__}) cannot be stored: it is kept in this kernel; "
+            "after a restart only its type, repr and fingerprint remain.",
+        )
+        return StoredValue(tname, info.hex, summary, by_identity=info.by_identity, reason=NO_CODEC)
+
+    def _too_large(self, name: str, value: Any, tname: str, info: Any, summary: str, nbytes: int) -> StoredValue:
+        self._warn_once(
+            name,
+            tname,
+            f"ecs_notebook: {name} ({type(value).__name__}, {nbytes / 2**20:,.0f} MiB) is over EcsNotebook.max_value_bytes: "
+            "recorded by fingerprint, type, shape and a sample, not its value (get() of it raises ValueNotStoredError).",
+        )
+        return StoredValue(tname, info.hex, summary, nbytes=nbytes, reason=TOO_LARGE, sample=_sample(value))
+
+    def _warn_once(self, name: str, tname: str, message: str) -> None:
+        key = (name, tname)
+        if key not in self._warned:
+            self._warned.add(key)
+            self._warn(message)
 
     def _execution_record(
         self,
@@ -800,6 +829,21 @@ def describe(value: Any) -> str:
     except Exception:
         text = object.__repr__(value)
     return text if len(text) <= 80 else text[:77] + "…"
+
+
+def _sample(value: Any) -> str:
+    """A small head sample of a large value (its first rows or items), as text."""
+    try:
+        head = getattr(value, "head", None)
+        if callable(head) and type(value).__module__.startswith("pandas"):
+            return str(head(5))[:2000]
+        if type(value).__module__ == "numpy" and hasattr(value, "ravel"):
+            return repr(value.ravel()[:10])[:2000]
+        if isinstance(value, (list, tuple)):
+            return repr(value[:10])[:2000]
+    except Exception:
+        return ""
+    return ""
 
 
 def _source_of(value: Any) -> str | None:

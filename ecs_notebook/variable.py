@@ -30,40 +30,76 @@ def variable_lineage_id(notebook: str, name: str) -> uuid.UUID:
     return uuid.uuid5(VARIABLES, f"{notebook}\0{name}")
 
 
-class StoredValue:
-    """An immutable handle on a recorded value: fingerprint, type, a short summary and its data.
+#: ``StoredValue.reason`` when the value itself is not kept.
+NO_CODEC, TOO_LARGE, CODE = "no codec", "too large", "code"
 
-    ``data`` is the value in the store's typed codec form (never pickle), or None when the value
-    could not be stored (then only type, summary and fingerprint remain). ``load()`` rebuilds a
-    fresh value each time, so editing what it returns never changes the record.
+
+class StoredValue:
+    """An immutable handle on a recorded value: fingerprint, type, a short summary, and where its bytes are.
+
+    ``header`` is the value's codec header (``ecs_notebook.values.codecs``, JSON types only) and
+    ``parts`` the keys of the content-addressed binary parts it names in the store's object area;
+    both are None/empty when the value itself is not kept (``reason``: no codec for it, over
+    ``max_value_bytes``, or code recorded by its source). ``load()`` rebuilds a fresh value each time,
+    so editing what it returns never changes the record.
     """
 
-    __slots__ = ("by_identity", "data", "fingerprint", "summary", "type_name")
+    __slots__ = ("by_identity", "fingerprint", "header", "nbytes", "parts", "reason", "sample", "summary", "type_name")
 
-    def __init__(self, type_name: str, fingerprint: str, summary: str, data: Any, by_identity: bool = False) -> None:
+    def __init__(
+        self,
+        type_name: str,
+        fingerprint: str,
+        summary: str,
+        header: dict[str, Any] | None = None,
+        parts: tuple[str, ...] = (),
+        nbytes: int = 0,
+        by_identity: bool = False,
+        reason: str = "",
+        sample: str = "",
+    ) -> None:
         self.type_name = type_name
         self.fingerprint = fingerprint
         self.summary = summary
-        self.data = data
+        self.header = header
+        self.parts = parts
+        self.nbytes = nbytes
         self.by_identity = by_identity
+        self.reason = reason
+        self.sample = sample
 
     @property
     def stored(self) -> bool:
         """Whether the value itself is kept (else only its description)."""
-        return self.data is not None
+        return self.header is not None
 
     def load(self) -> Any:
-        """A fresh copy of the recorded value (a placeholder when it could not be stored)."""
-        if self.data is None:
+        """A fresh copy of the recorded value, read from the current store (lazily: nothing is read before).
+
+        Raises:
+            ValueNotStoredError: the value was over ``max_value_bytes`` when recorded, or its parts
+                were removed by ``ecs-notebook gc``.
+            StoreError: a damaged part.
+        """
+        from .errors import EcsError, StoreError, ValueNotStoredError
+
+        if self.header is None:
+            if self.reason == TOO_LARGE:
+                msg = (
+                    f"The value of this version ({self.summary}, {self.nbytes:,} bytes) was not stored: it was larger than "
+                    "%config EcsNotebook.max_value_bytes when recorded. Its fingerprint, type, shape and a sample are recorded; "
+                    "raise the setting and record the variable again to keep its value."
+                )
+                raise ValueNotStoredError(msg)
             from .typeinfo import UnstorableValue
 
             return UnstorableValue(self.type_name, self.summary, self.fingerprint)
-        from .errors import StoreError
-        from .store.codec import decode
+        from .registry import EntityRegistry
+        from .values.codecs import decode
 
         try:
-            return decode(self.data)
-        except StoreError:
+            return decode(self.header, EntityRegistry.store.get_part)
+        except EcsError:
             raise
         except Exception as exc:  # stored data is never trusted: a damaged value is an error, not a crash
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -83,7 +119,7 @@ class StoredValue:
         return self
 
     def __repr__(self) -> str:
-        kept = "" if self.stored else ", not stored"
+        kept = "" if self.stored else f", not stored: {self.reason}"
         return f"<{self.type_name}: {self.summary[:60]} (fp {self.fingerprint[:8]}{kept})>"
 
 

@@ -154,11 +154,12 @@ HOSTILE_VALUES: dict[str, list[tuple[str, Payload]]] = {
         ("not-strings", lambda c: {"$t": "unstorable", "c": 1, "r": {"x": 1}, "fp": None}),
     ],
     "value": [
-        ("data-names-code", lambda c: {**_VALUE, "c": "os:system", "s": c.shell, "v": {"$t": "enum", "c": "os:system", "v": c.shell}}),
-        ("data-importing-module", lambda c: {**_VALUE, "v": {"$t": "model", "c": f"{c.module}:M", "v": {}}}),
-        ("not-strings", lambda c: {"$t": "value", "c": ["os", "system"], "fp": 1, "s": None, "v": None}),
+        ("header-names-code", lambda c: {**_VALUE, "c": "os:system", "s": c.shell, "h": {"codec": "os:system", "args": [c.shell]}}),
+        ("header-importing-module", lambda c: {**_VALUE, "h": {"codec": f"{c.module}:load", "v": 1}}),
+        ("part-key-path-traversal", lambda c: {**_VALUE, "h": {"codec": "npy", "part": "../../../../etc/passwd"}, "p": ["../../../../etc/passwd"]}),
+        ("not-strings", lambda c: {"$t": "value", "c": ["os", "system"], "fp": 1, "s": None}),
+        ("header-not-a-dict", lambda c: {**_VALUE, "h": c.python}),
         ("missing-keys", lambda c: {"$t": "value"}),
-        ("damaged-data", lambda c: {"$t": "value", "c": "list", "fp": "0", "s": "", "v": {"$t": "tuple", "v": 3}}),
     ],
     "str": [
         ("bad-base64", lambda c: {"$t": "str", "v": "!!"}),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import bisect
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -91,6 +92,38 @@ class Store(ABC):
         ``limit`` ids, in id order. A range scan on the id index: fast on any size of store.
         """
 
+    # -- the object area: content-addressed binary parts of recorded values (see ecs_notebook.values.codecs)
+
+    @abstractmethod
+    def put_parts(self, parts: Mapping[str, Any]) -> int:
+        """Store value parts by key (the XXH3-128 of their bytes); returns the bytes newly stored.
+
+        A part already stored is skipped (each is stored once however many values refer to it).
+        Parts are written before the records that name them, each atomically (a reader never sees
+        half a part). Requirement for backends: idempotent, and safe with concurrent writers.
+        """
+
+    @abstractmethod
+    def get_part(self, key: str) -> Any:
+        """The bytes of a part (a buffer: bytes, or a read-only copy-on-write map of a file).
+
+        Raises:
+            ValueNotStoredError: no part with that key (removed by ``ecs-notebook gc``, or the object
+                folder was not copied with the database).
+        """
+
+    @abstractmethod
+    def part_sizes(self) -> dict[str, tuple[int, float]]:
+        """Every stored part: key -> (size in bytes, when it was stored as a UNIX time)."""
+
+    @abstractmethod
+    def delete_parts(self, keys: Iterable[str], older_than: float | None = None) -> int:
+        """Remove parts (``ecs-notebook gc``); returns the bytes freed. Missing keys are skipped.
+
+        ``older_than`` (a UNIX time): only parts stored or touched (re-stored by ``put_parts``) before
+        it, checked atomically per part, so a writer that just referred to a part again keeps it.
+        """
+
     def begin_batch(self) -> None:
         """Start grouping writes into one transaction (nested calls count)."""
 
@@ -113,6 +146,18 @@ class Store(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()}>"
+
+
+def missing_part(key: str, where: object) -> Exception:
+    """The error for a value part that is not in the store."""
+    from ..errors import ValueNotStoredError
+
+    msg = (
+        f"Part {key[:12]}… of a recorded value is not in store {where}: it was removed by `ecs-notebook gc` "
+        "(which keeps the values of the newest versions only), or the store's object folder was not copied "
+        "with its database. The version's fingerprint, type and description are still recorded."
+    )
+    return ValueNotStoredError(msg)
 
 
 def prefix_range(prefix: str) -> tuple[int, int]:
@@ -146,6 +191,7 @@ class MemoryStore(Store):
         self._exec_fields: tuple[int, ...] | None = None
         self._functions: dict[str, list[str]] = {}
         self._sources: dict[str, str] = {}
+        self._parts: dict[str, tuple[bytes, float]] = {}  # key -> (bytes, stored at)
         self._sorted_ids: list[int] = []  # every id, sorted (for prefixes), up to _sorted_upto records
         self._sorted_upto = 0
 
@@ -231,6 +277,37 @@ class MemoryStore(Store):
 
     def function_source(self, name: str) -> str | None:
         return self._sources.get(name)
+
+    def put_parts(self, parts: Mapping[str, Any]) -> int:
+        added = 0
+        now = time.time()
+        for key, data in parts.items():
+            found = self._parts.get(key)
+            if found is None:
+                blob = bytes(data)
+                self._parts[key] = (blob, now)
+                added += len(blob)
+            else:
+                self._parts[key] = (found[0], now)
+        return added
+
+    def get_part(self, key: str) -> Any:
+        found = self._parts.get(key)
+        if found is None:
+            raise missing_part(key, "memory://")
+        return found[0]
+
+    def part_sizes(self) -> dict[str, tuple[int, float]]:
+        return {k: (len(b), t) for k, (b, t) in self._parts.items()}
+
+    def delete_parts(self, keys: Iterable[str], older_than: float | None = None) -> int:
+        freed = 0
+        for key in keys:
+            found = self._parts.get(key)
+            if found is not None and (older_than is None or found[1] < older_than):
+                del self._parts[key]
+                freed += len(found[0])
+        return freed
 
     def counts(self) -> dict[str, int]:
         return {

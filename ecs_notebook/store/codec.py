@@ -20,8 +20,9 @@ tag                value
 ``ndarray``        base64 of ``numpy.save(..., allow_pickle=False)`` (``.npy``)
 ``dataframe``      ``DataFrame.to_json(orient="table")`` (JSON Table Schema, keeps dtypes/index)
 ``series``         ``Series.to_json(orient="table")``
-``value``          a recorded variable's value: type name, fingerprint, summary and its data in
-                   this codec's form (decoded only when the value is asked for)
+``value``          a recorded variable's value: type name, fingerprint, summary, and the header
+                   of ``ecs_notebook.values.codecs`` naming its parts in the object area (decoded
+                   only when the value is asked for)
 ``unstorable``     type name, ``repr`` and SHA-256 fingerprint of the repr; reloads as an
                    :class:`UnstorableValue` placeholder
 =================  ========================================================================
@@ -80,7 +81,7 @@ class Encoder:
         if t is float:
             return v if math.isfinite(v) else {T: "float", "v": repr(v)}
         if t is list:
-            if len(v) > 8 and v.count(SLOT) == len(v):
+            if len(v) > 8 and all(x is SLOT for x in v):
                 return {T: "slots", "n": len(v)}  # a list of child entities: a count is enough
             return [self.encode(x) for x in v]
         if t is dict:
@@ -111,8 +112,19 @@ class Encoder:
             return {T: "bytes", "v": base64.b64encode(v).decode()}
         if t is complex:
             return {T: "complex", "v": [v.real, v.imag]}
-        if t is StoredValue:  # a recorded variable's value: its data is in codec form already
-            return {T: "value", "c": v.type_name, "fp": v.fingerprint, "s": v.summary, "v": v.data, "i": v.by_identity}
+        if t is StoredValue:  # a recorded variable's value: its header names parts in the object area
+            return {
+                T: "value",
+                "c": v.type_name,
+                "fp": v.fingerprint,
+                "s": v.summary,
+                "h": v.header,
+                "p": list(v.parts),
+                "n": v.nbytes,
+                "i": v.by_identity,
+                "r": v.reason,
+                "x": v.sample,
+            }
         if t is UnstorableValue:  # a placeholder read back: store it as it was
             return {T: "unstorable", "c": v.type_name, "r": v.repr_text, "fp": v.fingerprint}
         try:
@@ -267,12 +279,24 @@ def _decode_unstorable(v: dict[str, Any]) -> UnstorableValue:
 
 
 def _decode_stored_value(v: dict[str, Any]) -> StoredValue:
-    """A recorded variable's value handle; its data stays in codec form until the value is asked for."""
+    """A recorded variable's value handle; its header is decoded (by the value codecs) only when asked for."""
     c, fp, summary, by_identity = v["c"], v["fp"], v["s"], v.get("i", False)
-    if not (type(c) is str and type(fp) is str and type(summary) is str and type(by_identity) is bool):
+    header, parts, nbytes, reason, sample = v.get("h"), v.get("p", []), v.get("n", 0), v.get("r", ""), v.get("x", "")
+    if not (
+        type(c) is str
+        and type(fp) is str
+        and type(summary) is str
+        and type(by_identity) is bool
+        and (header is None or type(header) is dict)
+        and type(parts) is list
+        and all(type(p) is str for p in parts)
+        and type(nbytes) is int
+        and type(reason) is str
+        and type(sample) is str
+    ):
         msg = "a stored variable value whose fields are not of the expected types"
         raise ValueError(msg)
-    return StoredValue(c, fp, summary, v.get("v"), by_identity)
+    return StoredValue(c, fp, summary, header, tuple(parts), nbytes, by_identity, reason, sample)
 
 
 def _pairs(v: Any) -> list[Any]:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 from uuid import UUID
@@ -22,14 +23,16 @@ from uuid import UUID
 from .._ids import utcnow
 from ..errors import StoreError
 from ..records import VersionRecord
-from .base import Store, prefix_range
+from .base import Store, missing_part, prefix_range
 from .codec import Encoder
 from .rows import Row, SharingChains, decode_record, encode_record
 
 if TYPE_CHECKING:
     import psycopg
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Value parts are stored in chunks of this size (a team store stays one database).
+PART_CHUNK_BYTES = 8 * 2**20
 
 # Migrations from version N-1 to N, applied in order inside one transaction (DDL is transactional).
 MIGRATIONS: dict[int, list[str]] = {
@@ -62,6 +65,17 @@ MIGRATIONS: dict[int, list[str]] = {
             signature text NOT NULL,
             registered_at double precision NOT NULL,
             PRIMARY KEY (name, code_version)
+        )""",
+    ],
+    # Content-addressed parts of recorded values, in chunks (chunk 0 carries the size).
+    2: [
+        """CREATE TABLE objects (
+            key text NOT NULL,
+            chunk integer NOT NULL,
+            size bigint NOT NULL,
+            stored_at double precision NOT NULL,
+            data bytea NOT NULL,
+            PRIMARY KEY (key, chunk)
         )""",
     ],
 }
@@ -417,6 +431,72 @@ class PostgresStore(Store):
             raise StoreError(msg) from self._cause(exc)
         if self._batch:
             self._log.append((kind, rows))
+
+    # -- the object area ---------------------------------------------------------------------
+
+    def put_parts(self, parts: Mapping[str, Any]) -> int:
+        import psycopg
+
+        if not parts:
+            return 0
+        keys = list(parts)
+        with self._lock:
+            now = time.time()
+            # Parts already stored are touched (a concurrent gc then keeps them); the rest inserted.
+            touched = self._query("UPDATE objects SET stored_at = %s WHERE chunk = 0 AND key = ANY(%s) RETURNING key", (now, keys))
+            have = {r[0] for r in touched}
+            conn = self._connection()
+            added = 0
+            try:
+                for key in keys:
+                    if key in have:
+                        continue
+                    data = memoryview(parts[key]).cast("B")
+                    size = data.nbytes
+                    chunks = [data[i : i + PART_CHUNK_BYTES] for i in range(0, size, PART_CHUNK_BYTES)] or [data]
+                    with conn.transaction(), conn.cursor() as cur:  # a part lands whole or not at all
+                        cur.executemany(
+                            "INSERT INTO objects (key, chunk, size, stored_at, data) VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                            [(key, n, size, now, bytes(c)) for n, c in enumerate(chunks)],
+                        )
+                    added += size
+            except psycopg.Error as exc:
+                note = self._failed(conn, exc)
+                msg = f"Could not write value parts to store {self.url}: {self._scrub(exc)}. Nothing of this call was recorded.{note}"
+                raise StoreError(msg) from self._cause(exc)
+            return added
+
+    def get_part(self, key: str) -> Any:
+        rows = self._query("SELECT data FROM objects WHERE key = %s ORDER BY chunk", (key,))
+        if not rows:
+            raise missing_part(key, self.url)
+        return rows[0][0] if len(rows) == 1 else b"".join(r[0] for r in rows)
+
+    def part_sizes(self) -> dict[str, tuple[int, float]]:
+        return {k: (int(size), float(at)) for k, size, at in self._query("SELECT key, size, stored_at FROM objects WHERE chunk = 0")}
+
+    def delete_parts(self, keys: Iterable[str], older_than: float | None = None) -> int:
+        import psycopg
+
+        keys = list(keys)
+        if not keys:
+            return 0
+        cutoff = float("inf") if older_than is None else older_than
+        with self._lock:
+            conn = self._connection()
+            try:
+                # One statement: only parts nobody touched since the cutoff (atomic against put_parts).
+                sizes = conn.execute(
+                    "DELETE FROM objects o USING objects h WHERE h.chunk = 0 AND h.key = o.key AND h.key = ANY(%s) "
+                    "AND h.stored_at < %s RETURNING o.key, o.chunk, o.size",
+                    (keys, cutoff),
+                ).fetchall()
+                sizes = [(k, size) for k, chunk, size in sizes if chunk == 0]
+            except psycopg.Error as exc:
+                note = self._failed(conn, exc)
+                msg = f"Could not remove value parts from store {self.url}: {self._scrub(exc)}.{note}"
+                raise StoreError(msg) from self._cause(exc)
+        return sum(int(size) for _, size in sizes)
 
     @staticmethod
     def _insert(conn: psycopg.Connection[Any], kind: str, rows: list[Any]) -> None:

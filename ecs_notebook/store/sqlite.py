@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -15,11 +17,14 @@ from uuid import UUID
 from .._ids import utcnow
 from ..errors import StoreError
 from ..records import VersionRecord
-from .base import Store, prefix_range
+from .base import Store, missing_part, prefix_range
 from .codec import Encoder
 from .rows import SharingChains, decode_record, encode_record
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Value parts up to this size live in the database; larger ones are files in ``<db>.objects/``
+#: (SQLite's own measurements put the break-even of internal vs external blobs near 100 KB).
+INLINE_PART_BYTES = 64 * 1024
 _HEADER = b"SQLite format 3\x00"
 
 # Migrations from version N-1 to N, applied in order inside one transaction.
@@ -52,6 +57,15 @@ MIGRATIONS: dict[int, list[str]] = {
             signature TEXT NOT NULL,
             registered_at REAL NOT NULL,
             PRIMARY KEY (name, code_version)
+        )""",
+    ],
+    # Content-addressed parts of recorded values: small ones inline, large ones in files (data NULL).
+    2: [
+        """CREATE TABLE objects (
+            key TEXT PRIMARY KEY,
+            size INTEGER NOT NULL,
+            stored_at REAL NOT NULL,
+            data BLOB
         )""",
     ],
 }
@@ -200,7 +214,7 @@ class SQLiteStore(Store):
                 return f"damaged (its schema version {str(row[0])[:20]!r} is not a number)"
             if version > SCHEMA_VERSION:
                 return f"newer:schema {version}; this version reads up to {SCHEMA_VERSION}"
-            missing = {"versions", "functions"} - tables
+            missing = {"versions", "functions", *(("objects",) if version >= 2 else ())} - tables
             if version >= 1 and missing:
                 return f"damaged (its {', '.join(sorted(missing))} table is missing)"
         result = conn.execute("PRAGMA quick_check(1)").fetchone()
@@ -338,6 +352,125 @@ class SQLiteStore(Store):
                 err = StoreError(msg)
                 err.lost_ids = lost  # type: ignore[attr-defined]
                 raise err from exc.__cause__
+
+    # -- the object area ---------------------------------------------------------------------
+
+    @property
+    def objects_dir(self) -> Path:
+        """The folder of the large value parts: ``<db>.objects/`` beside the database."""
+        return self.path.with_name(self.path.name + ".objects")
+
+    def _part_file(self, key: str) -> Path:
+        if len(key) != 32 or key.strip("0123456789abcdef"):
+            msg = f"Not a value part key: {key[:40]!r}"
+            raise StoreError(msg)
+        return self.objects_dir / key[:2] / key
+
+    def put_parts(self, parts: Mapping[str, Any]) -> int:
+        if not parts:
+            return 0
+        keys = list(parts)
+        with self._lock:
+            conn = self._conn
+            try:
+                # One short write transaction: parts already stored are touched (so a concurrent
+                # ``gc`` keeps them), the others written; ``gc`` deletes under the same lock.
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    now = time.time()
+                    have: set[str] = set()
+                    for i in range(0, len(keys), 500):
+                        chunk = keys[i : i + 500]
+                        marks = ",".join("?" * len(chunk))
+                        conn.execute(f"UPDATE objects SET stored_at = ? WHERE key IN ({marks})", (now, *chunk))
+                        have.update(r[0] for r in conn.execute(f"SELECT key FROM objects WHERE key IN ({marks})", tuple(chunk)))
+                    rows: list[tuple[str, int, float, bytes | None]] = []
+                    added = 0
+                    for key in keys:
+                        if key in have:
+                            continue
+                        data = memoryview(parts[key]).cast("B")
+                        size = data.nbytes
+                        if size <= INLINE_PART_BYTES:
+                            rows.append((key, size, now, bytes(data)))
+                        else:
+                            self._write_part_file(key, data)
+                            rows.append((key, size, now, None))
+                        added += size
+                    conn.executemany("INSERT OR IGNORE INTO objects (key, size, stored_at, data) VALUES (?, ?, ?, ?)", rows)
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                msg = f"Could not write value parts to store {self.path}: {exc}. Nothing of this call was recorded."
+                raise StoreError(msg) from exc
+            return added
+
+    def _write_part_file(self, key: str, data: memoryview) -> None:
+        """Write a part's file atomically: a temporary file in the same folder, renamed into place."""
+        final = self._part_file(key)
+        if final.exists() and final.stat().st_size == data.nbytes:
+            return
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            tmp = final.with_name(f".{key}.{os.getpid()}.{threading.get_ident()}.tmp")
+            with open(tmp, "wb") as f:
+                f.write(data)
+            os.replace(tmp, final)
+        except OSError as exc:
+            msg = f"Could not write a value part into {self.objects_dir}: {exc.strerror or exc}. Nothing of this call was recorded."
+            raise StoreError(msg) from exc
+
+    def get_part(self, key: str) -> Any:
+        row = self._query_one("SELECT size, data FROM objects WHERE key = ?", (key,))
+        if row is None:
+            raise missing_part(key, self.path)
+        size, data = row
+        if data is not None:
+            return data
+        try:
+            with open(self._part_file(key), "rb") as f:
+                if size == 0:
+                    return b""
+                # copy-on-write: arrays decoded from it are writable, and writing never touches the file
+                return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+        except FileNotFoundError:
+            raise missing_part(key, self.objects_dir) from None
+        except (OSError, ValueError) as exc:
+            msg = f"Could not read a value part from {self.objects_dir}: {exc}"
+            raise StoreError(msg) from exc
+
+    def part_sizes(self) -> dict[str, tuple[int, float]]:
+        return {k: (size, at) for k, size, at in self._query("SELECT key, size, stored_at FROM objects")}
+
+    def delete_parts(self, keys: Iterable[str], older_than: float | None = None) -> int:
+        freed = 0
+        cutoff = float("inf") if older_than is None else older_than
+        with self._lock:
+            conn = self._conn
+            for key in keys:
+                path = self._part_file(key)
+                try:
+                    conn.execute("BEGIN IMMEDIATE")  # against put_parts: a part touched since is kept
+                    try:
+                        sql = "SELECT size, data IS NULL FROM objects WHERE key = ? AND stored_at < ?"
+                        row = conn.execute(sql, (key, cutoff)).fetchone()
+                        if row is not None:
+                            conn.execute("DELETE FROM objects WHERE key = ?", (key,))
+                            if row[1]:
+                                path.unlink(missing_ok=True)
+                            freed += row[0]
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        raise
+                    conn.execute("COMMIT")
+                except (sqlite3.Error, OSError) as exc:
+                    msg = f"Could not remove value parts from store {self.path}: {exc}"
+                    raise StoreError(msg) from exc
+        return freed
 
     def write_function(self, name: str, code_version: str, source: str, signature: dict[str, Any]) -> None:
         row = (name, code_version, source, json.dumps(signature), utcnow().timestamp())
@@ -537,6 +670,8 @@ class SQLiteStore(Store):
         kept part of the WAL in use; the data is safe either way.
         """
         with self._lock:
+            if self._closed:
+                return True  # closing checkpointed it already
             if self._batch:
                 return False
             try:
