@@ -97,6 +97,7 @@ Payload = Callable[[Ctx], Any]
 
 #: For every tag of the codec: stored values an attacker could write. Each names code to run where it can.
 _VALUE = {"$t": "value", "c": "list", "fp": "0", "s": ""}  # a recorded variable's value handle
+_TRAVERSAL = "../../../../etc/passwd"
 
 HOSTILE_VALUES: dict[str, list[tuple[str, Payload]]] = {
     "enum": [
@@ -156,7 +157,7 @@ HOSTILE_VALUES: dict[str, list[tuple[str, Payload]]] = {
     "value": [
         ("header-names-code", lambda c: {**_VALUE, "c": "os:system", "s": c.shell, "h": {"codec": "os:system", "args": [c.shell]}}),
         ("header-importing-module", lambda c: {**_VALUE, "h": {"codec": f"{c.module}:load", "v": 1}}),
-        ("part-key-path-traversal", lambda c: {**_VALUE, "h": {"codec": "npy", "part": "../../../../etc/passwd"}, "p": ["../../../../etc/passwd"]}),
+        ("part-key-path-traversal", lambda c: {**_VALUE, "h": {"codec": "npy", "part": _TRAVERSAL}, "p": [_TRAVERSAL]}),
         ("not-strings", lambda c: {"$t": "value", "c": ["os", "system"], "fp": 1, "s": None}),
         ("header-not-a-dict", lambda c: {**_VALUE, "h": c.python}),
         ("missing-keys", lambda c: {"$t": "value"}),

@@ -109,7 +109,11 @@ def test_a_value_is_stored_once_and_one_changed_column_adds_about_that_column(tm
     url = f"sqlite:///{tmp_path / 'dedup.db'}"
     with interactive_shell(tmp_path, monkeypatch) as ip:
         run(ip, f"%ecs_store {url}")
-        run(ip, "import numpy as np, pandas as pd\ndf = pd.DataFrame({c: np.arange(200_000, dtype='float64') + k for k, c in enumerate('abcd')})")
+        run(
+            ip,
+            "import numpy as np, pandas as pd\n"
+            "df = pd.DataFrame({c: np.arange(200_000, dtype='float64') + k for k, c in enumerate('abcd')})",
+        )
         store = EntityRegistry.store
 
         def stored() -> int:
@@ -143,7 +147,9 @@ def test_values_over_max_value_bytes_are_described_not_stored(tmp_path, monkeypa
 
 
 def _cli(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ecs_notebook.cli", "--store", url, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "ecs_notebook.cli", "--store", url, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_gc_keeps_the_newest_values_and_never_removes_records(tmp_path, monkeypatch, store_url):
@@ -194,7 +200,9 @@ def test_gc_is_safe_while_another_kernel_writes(tmp_path, store_url):
         for k in range(3):
             run(ip, f"%%ecs_exec grow{k}\nold *= 2")
         EntityRegistry.store.close()
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, store_url, "40"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, store_url, "40"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     rounds = 0
     while writer.poll() is None and rounds < 50:
         gc = _cli(tmp_path, store_url, "gc", "--keep-last", "1", "--min-age", "0")
