@@ -50,8 +50,9 @@ from .variable import (
 
 #: Names IPython itself binds while running a cell (output history, input history, exit codes).
 _IPYTHON_NAME = re.compile(r"^(_+|_i+|_i\d+|_\d+|_ih|_oh|_dh|In|Out|_exit_code)$")
-#: Values up to this size get an undo copy before the cell (bigger ones are restored from the store).
-UNDO_COPY_BYTES = 32 * 2**20
+#: Values up to this size get an undo copy before the cell; bigger ones are restored from their recorded
+#: version in the store (exact), so reading a large value never costs a copy of it.
+UNDO_COPY_BYTES = 4 * 2**20
 #: Default of ``%config EcsNotebook.max_value_bytes``: larger values are recorded without their bytes.
 MAX_VALUE_BYTES = 2**30
 
