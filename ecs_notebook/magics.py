@@ -621,6 +621,27 @@ def load_ipython_extension(ipython: Any) -> None:
     plain.for_type(FunctionExecution, lambda x, p, cycle: p.text(execution_text(x)))
     _LOADED[id(ipython)] = {"options": options, "magics": magics}
     _open_default_store(options)
+    _warm_up_codecs()
+
+
+def _warm_up_codecs() -> None:
+    """Import skops (the estimator codec, ~0.6 s to import) in the background, while the user reads or types.
+
+    Otherwise the first recorded cell that fits a scikit-learn model would pay for it.
+    """
+    import importlib.util
+    import threading
+
+    if "skops.io" in sys.modules or importlib.util.find_spec("sklearn") is None or importlib.util.find_spec("skops") is None:
+        return
+
+    def warm() -> None:
+        try:
+            import skops.io  # noqa: F401
+        except Exception:  # the codec reports a missing or broken skops when it is needed
+            return
+
+    threading.Thread(target=warm, name="ecs_notebook-warm-up", daemon=True).start()
 
 
 def _open_default_store(options: EcsNotebook) -> None:
