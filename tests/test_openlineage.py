@@ -19,7 +19,14 @@ from store_models import Item, Report, Student, make_student, register_functions
 
 import ecs_notebook
 from ecs_notebook import CallableRegistry, EntityRegistry, ExecutionSemantics
-from ecs_notebook.lineage.openlineage import ECS_FACETS_SCHEMA, RUN_EVENT_SCHEMA, iter_events, to_client_event, to_openlineage
+from ecs_notebook.lineage.openlineage import (
+    ECS_FACETS_SCHEMA,
+    RUN_EVENT_SCHEMA,
+    facets_schema,
+    iter_events,
+    to_client_event,
+    to_openlineage,
+)
 
 jsonschema = pytest.importorskip("jsonschema")
 referencing = pytest.importorskip("referencing")
@@ -63,6 +70,7 @@ def _format_checker() -> jsonschema.FormatChecker:
 
 def _load_schemas():
     schemas = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(SCHEMAS.glob("*.json"))]
+    schemas.append(facets_schema())  # shipped with the package: the _schemaURL of our facets names its $id
     registry = referencing.Registry().with_resources((s["$id"], referencing.Resource.from_contents(s)) for s in schemas)
     core = next(s for s in schemas if s["$id"].endswith("/2-0-2/OpenLineage.json"))
     return core, registry

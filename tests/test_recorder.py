@@ -357,3 +357,19 @@ def test_a_store_written_by_0_1_0_still_opens_and_its_history_stays_readable(tmp
         assert get(f"@{xs[1].output_entity_ids[0]}.total") == 6
         ok(run(ip, "%ecs_executions"))
         ok(rec(ip, "new", "v = 1"))
+
+
+def test_the_recorder_imports_no_ipython():
+    import subprocess
+    import sys
+
+    code = "import sys, ecs_notebook.recorder; print([m for m in ('IPython', 'ipywidgets', 'anywidget') if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_a_cell_that_is_only_a_comment_records_one_empty_execution(ip):
+    ran = ok(rec(ip, "nothing", "# to do"))
+    assert summary(ran).startswith("nothing: - → - · ")
+    x = CallableRegistry.executions(function="nothing")[-1]
+    assert x.succeeded and x.input_entity_ids == [] and x.output_entity_ids == []

@@ -74,7 +74,7 @@ def test_a_new_schema_gets_its_tables_indexes_and_version(url):
         tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))}
         indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,))}
         meta = dict(conn.execute(f'SELECT key, value FROM "{schema}".ecs_meta').fetchall())
-    assert tables == {"ecs_meta", "versions", "functions"}
+    assert tables == {"ecs_meta", "versions", "functions", "objects"}
     assert {"versions_lineage", "versions_type", "versions_function", "versions_executions", "versions_cache"} <= indexes
     assert meta["schema_version"] == str(SCHEMA_VERSION)
     assert "created_at" in meta

@@ -25,6 +25,7 @@ from ecs_notebook import CallableRegistry, Entity, EntityRegistry, StoreError, g
 from ecs_notebook.entity import ENTITY_CLASSES, UntypedEntity
 from ecs_notebook.store import open_store
 from ecs_notebook.store.codec import UnstorableValue
+from ecs_notebook.store.sqlite import SCHEMA_VERSION
 from ecs_notebook.testing import fresh_state
 
 
@@ -498,7 +499,7 @@ def test_store_from_a_newer_schema_raises_and_is_left_untouched(tmp_path):
         ecs_notebook.connect(sqlite_url(path))
     assert path.read_bytes() == before
     conn = sqlite3.connect(path)
-    conn.execute("UPDATE ecs_meta SET value = '1' WHERE key = 'schema_version'")
+    conn.execute("UPDATE ecs_meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
     conn.commit()
     conn.close()
     ecs_notebook.connect(sqlite_url(path))

@@ -28,8 +28,10 @@ SPEC_VERSION = "2-0-2"
 RUN_EVENT_SCHEMA = f"https://openlineage.io/spec/{SPEC_VERSION}/OpenLineage.json#/$defs/RunEvent"
 ERROR_FACET_SCHEMA = "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet"
 VERSION_FACET_SCHEMA = "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet"
-#: Our custom facets' schema (ecsNotebook_function, ecsNotebook_execution, ecsNotebook_output).
+#: Our custom facets' schema (ecsNotebook_function, ecsNotebook_execution, ecsNotebook_output): the ``$id``
+#: of ``schemas/EcsNotebookFacets.json``, shipped in this package (:func:`facets_schema` reads it).
 ECS_FACETS_SCHEMA = "urn:ecs-notebook:openlineage:facets:1-0-0"
+FACETS_SCHEMA_FILE = Path(__file__).parent / "schemas" / "EcsNotebookFacets.json"
 ENTITY_DATASET = "{type}/{lineage}"
 #: A notebook variable's dataset: stable across sessions, its versions the dataset's versions.
 VARIABLE_DATASET = "{notebook}:{variable}"
@@ -44,6 +46,16 @@ def default_producer() -> str:
         return f"urn:ecs-notebook:{version('ecs-notebook')}"
     except PackageNotFoundError:  # pragma: no cover - running from a source tree that is not installed
         return "urn:ecs-notebook:unknown"
+
+
+def facets_schema() -> dict[str, Any]:
+    """The JSON Schema of our custom facets, whose ``$id`` their ``_schemaURL`` names.
+
+    >>> facets_schema()["$id"] == ECS_FACETS_SCHEMA
+    True
+    """
+    schema: dict[str, Any] = json.loads(FACETS_SCHEMA_FILE.read_text(encoding="utf-8"))
+    return schema
 
 
 def to_openlineage(

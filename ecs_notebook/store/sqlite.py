@@ -652,7 +652,6 @@ class SQLiteStore(Store):
         with self._lock:
             if self._closed:
                 return
-            self._closed = True
             if self._batch:  # closing commits an open batch
                 self._batch = 0
                 try:
@@ -660,6 +659,7 @@ class SQLiteStore(Store):
                 except StoreError:
                     pass
             self._checkpoint_on_close()
+            self._closed = True
             self._conn.close()
 
     def checkpoint(self) -> bool:
