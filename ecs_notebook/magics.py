@@ -645,11 +645,11 @@ def _warm_up_codecs() -> None:
 
 
 def _open_default_store(options: EcsNotebook) -> None:
-    from .store import connect, default_url
+    from .store import default_url, open_store
 
     if options.store_url:
         return  # %config EcsNotebook.store_url already connected it
-    if EntityRegistry._store_explicit:
+    if EntityRegistry.store_explicit:
         return  # an explicit connect() wins
     store = EntityRegistry.store
     if not store.persistent and store.counts().get("versions", 0):
@@ -661,10 +661,9 @@ def _open_default_store(options: EcsNotebook) -> None:
         )
         return
     try:
-        connect(default_url(extension=True))
+        EntityRegistry.use_store(open_store(default_url(extension=True)), explicit=False)
     except EcsError as exc:
         raise UsageError(str(exc)) from None
-    EntityRegistry._store_explicit = False
 
 
 def unload_ipython_extension(ipython: Any) -> None:

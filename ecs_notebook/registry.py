@@ -6,7 +6,7 @@ import atexit
 import gc
 import weakref
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ._ids import new_id, short, utcnow
@@ -14,7 +14,9 @@ from ._state import stateful
 from .entity import Entity, UntypedEntity
 from .errors import EntityNotFoundError, RegistrationError, StoreError
 from .records import VersionRecord, materialize
-from .store.base import Store
+
+if TYPE_CHECKING:
+    from .store.base import Store
 from .tree import EntityTree, Walk, build_entity_tree, walk
 from .typeinfo import _CACHE as _INFO_CACHE
 from .typeinfo import snapshot_plain, snapshot_source, snapshot_value, values_equal
@@ -56,33 +58,57 @@ class EntityRegistryType:
         self._live_roots: weakref.WeakValueDictionary[int, Entity] = weakref.WeakValueDictionary()
         self._listeners: list[RecordListener] = []
         self._store_hooks: list[Callable[[], None]] = []
-        from .store import default_url, open_store
-
-        self._store: Store = open_store(default_url())
+        self._store_: Store | None = None  # opened on first use (never at import)
         self._store_explicit = False  # set by connect(): an explicit choice beats every default
 
     # -- the store -------------------------------------------------------------------------
 
     @property
     def store(self) -> Store:
-        """The lineage store this registry records into (its source of truth)."""
-        return self._store
+        """The lineage store this registry records into (its source of truth), opened on first use.
 
-    def use_store(self, store: Store) -> None:
-        """Record into ``store`` from now on; cached records of the previous store are dropped."""
-        old = self._store
-        self._store = store
+        The default comes from the store layer (``ecs_notebook.store`` sets the factory when it is
+        imported, as ``import ecs_notebook`` does): the core never imports the store layer.
+        """
+        store = self._store_
+        if store is None:
+            if _DEFAULT_STORE is None:
+                msg = "No lineage store: import ecs_notebook (or call ecs_notebook.connect(url)) first."
+                raise RuntimeError(msg)
+            store = _DEFAULT_STORE()
+            self._adopt(store)
+        return store
+
+    @property
+    def store_explicit(self) -> bool:
+        """Whether the store was chosen explicitly (``connect``, ``%ecs_store``, ``%config``): it beats every default."""
+        return self._store_explicit
+
+    def use_store(self, store: Store, explicit: bool = False) -> None:
+        """Record into ``store`` from now on; cached records of the previous store are dropped.
+
+        ``explicit``: the user chose it (``connect``); defaults (the extension's SQLite file) then
+        leave it alone.
+        """
+        old = self._store_
+        self._adopt(store)
+        self._store_explicit = explicit
         self._records.clear()
         self._roots.clear()
         self._live_index.clear()
         self._live_roots.clear()
         for hook in list(self._store_hooks):
             hook()
-        if old is not store:
+        if old is not None and old is not store:
             old.close()
 
+    def _adopt(self, store: Store) -> None:
+        self._store_ = store
+        store.use_cache(self._records)  # the store reads cached records through this, never our attributes
+
     def _close_state(self) -> None:
-        self._store.close()
+        if self._store_ is not None:
+            self._store_.close()
 
     # -- recording -------------------------------------------------------------------------
 
@@ -392,7 +418,7 @@ class EntityRegistryType:
         """
         roots = list(roots)
         try:
-            self._store.write(new_records, roots)
+            self.store.write(new_records, roots)
         except StoreError as exc:  # a lost batch (PostgreSQL): forget what the store no longer holds
             self.forget(getattr(exc, "lost_ids", ()))
             raise
@@ -434,12 +460,12 @@ class EntityRegistryType:
     # -- lookups ---------------------------------------------------------------------------
 
     def _load(self, ecs_id: UUID) -> VersionRecord | None:
-        if not self._store.persistent:
+        if not self.store.persistent:
             return None
-        rec = self._store.load(ecs_id)
+        rec = self.store.load(ecs_id)
         if rec is not None:
             self._records[ecs_id.int] = rec
-            if self._store.is_root(ecs_id):
+            if self.store.is_root(ecs_id):
                 self._roots.add(ecs_id.int)
         return rec
 
@@ -448,9 +474,9 @@ class EntityRegistryType:
         from .classes import resolve_entity_class
 
         path = rec.plain[0]
-        if resolve_entity_class(path) is None or not self._store.persistent:
+        if resolve_entity_class(path) is None or not self.store.persistent:
             return rec
-        fresh = self._store.load(rec.ecs_id)
+        fresh = self.store.load(rec.ecs_id)
         if fresh is None:
             return rec
         self._records[rec.ecs_id.int] = fresh
@@ -508,7 +534,7 @@ class EntityRegistryType:
     def history(self, lineage_id: UUID | str) -> list[UUID]:
         """Return the ecs_ids of a lineage's versions, oldest first."""
         lid = as_uuid(lineage_id, "lineage_id")
-        versions = self._store.lineage_versions(lid)
+        versions = self.store.lineage_versions(lid)
         if not versions:
             msg = f"No recorded lineage {lid}."
             raise EntityNotFoundError(msg)
@@ -524,12 +550,12 @@ class EntityRegistryType:
 
     def lineages(self) -> list[UUID]:
         """Return every recorded lineage_id."""
-        return self._store.lineages()
+        return self.store.lineages()
 
     def ids_by_type(self, cls: type[Entity] | str) -> list[UUID]:
         """Return the ecs_ids recorded for an entity class (or its ``module:qualname``)."""
         path = cls if isinstance(cls, str) else cls.__ecs_type__
-        return self._store.ids_by_type(path)
+        return self.store.ids_by_type(path)
 
     def is_root_version(self, ecs_id: UUID | str) -> bool:
         """Return True if ``ecs_id`` is the root of a recorded tree version."""
@@ -545,17 +571,17 @@ class EntityRegistryType:
         return previous is not None and self._is_root(previous)
 
     def _is_root(self, ecs_id: UUID) -> bool:
-        return ecs_id.int in self._roots or (self._store.persistent and self._store.is_root(ecs_id))
+        return ecs_id.int in self._roots or (self.store.persistent and self.store.is_root(ecs_id))
 
     def __len__(self) -> int:
         """Number of recorded versions (in the store, earlier sessions included)."""
-        return self._store.counts()["versions"] if self._store.persistent else len(self._records)
+        return self.store.counts()["versions"] if self.store.persistent else len(self._records)
 
     def __contains__(self, ecs_id: object) -> bool:
         return isinstance(ecs_id, (UUID, str)) and self.has(ecs_id)
 
     def __repr__(self) -> str:
-        return f"<EntityRegistry: {self._store.describe()}>"
+        return f"<EntityRegistry: {self.store.describe()}>"
 
 
 class PendingTree:
@@ -638,6 +664,16 @@ def _require_entity(obj: Any, call: str) -> None:
         raise RegistrationError(msg)
 
 
+#: Opens the default store (set by the store layer when it is imported).
+_DEFAULT_STORE: Callable[[], Store] | None = None
+
+
+def set_default_store(factory: Callable[[], Store]) -> None:
+    """Called by ``ecs_notebook.store``: how the registry opens its default store on first use."""
+    global _DEFAULT_STORE
+    _DEFAULT_STORE = factory
+
+
 EntityRegistry: EntityRegistryType = stateful(EntityRegistryType())
 
 
@@ -646,7 +682,7 @@ def _close_store_at_exit() -> None:
 
     Closing checkpoints an SQLite store, so the .db file is complete on its own afterwards.
     """
-    store = EntityRegistry.__dict__.get("_store")
+    store = EntityRegistry.__dict__.get("_store_")  # never opens a store just to close it
     if store is not None:
         store.close()
 

@@ -59,8 +59,7 @@ def connect(url: str) -> Store:
     from ..registry import EntityRegistry
 
     store = open_store(url)
-    EntityRegistry.use_store(store)
-    EntityRegistry._store_explicit = True
+    EntityRegistry.use_store(store, explicit=True)
     return store
 
 
@@ -93,3 +92,16 @@ def batch() -> Iterator[Store]:
         except StoreError as exc:
             EntityRegistry.forget(getattr(exc, "lost_ids", ()))
             raise
+
+
+def _open_default() -> Store:
+    return open_store(default_url())
+
+
+def _register_default() -> None:
+    from ..registry import set_default_store
+
+    set_default_store(_open_default)
+
+
+_register_default()

@@ -92,6 +92,14 @@ class Store(ABC):
         ``limit`` ids, in id order. A range scan on the id index: fast on any size of store.
         """
 
+    #: Records the registry has in memory, by ``ecs_id.int`` (handed in by the registry through
+    #: :meth:`use_cache`; read only). Stores look up a base record there before reading it back.
+    _cache: Mapping[int, VersionRecord] = {}
+
+    def use_cache(self, records: Mapping[int, VersionRecord]) -> None:
+        """Read the caller's cached records through ``records`` (the registry hands in its cache)."""
+        self._cache = records
+
     # -- the object area: content-addressed binary parts of recorded values (see ecs_notebook.values.codecs)
 
     @abstractmethod

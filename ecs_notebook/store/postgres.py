@@ -395,9 +395,7 @@ class PostgresStore(Store):
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, records: list[VersionRecord], roots: list[UUID]) -> None:
-        from ..registry import EntityRegistry
-
-        cached = EntityRegistry._records
+        cached = self._cache
         enc = Encoder()
         root_set = {r.int for r in roots}
         with self._lock:
@@ -584,9 +582,7 @@ class PostgresStore(Store):
         return None if row is None else decode_record(_sqlite_row(row), self._load_base)
 
     def _load_base(self, base: UUID) -> VersionRecord:
-        from ..registry import EntityRegistry
-
-        rec = EntityRegistry._records.get(base.int) or self.load(base)
+        rec = self._cache.get(base.int) or self.load(base)
         if rec is None:
             msg = f"Store {self.url} is missing record {base}, which a stored version builds on."
             raise StoreError(msg)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -427,7 +427,7 @@ class SharingChains:
     def clear(self) -> None:
         self._chain.clear()
 
-    def decide(self, rec: VersionRecord, cached: dict[int, VersionRecord], stored_data: Callable[[UUID], str | None]) -> Sharing:
+    def decide(self, rec: VersionRecord, cached: Mapping[int, VersionRecord], stored_data: Callable[[UUID], str | None]) -> Sharing:
         """The sharing of ``rec``; ``cached``: records by ``ecs_id.int``; ``stored_data``: a row's ``data`` text."""
         prev_id = rec.previous_ecs_id
         if prev_id is None:

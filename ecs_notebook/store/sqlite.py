@@ -270,9 +270,7 @@ class SQLiteStore(Store):
     # -- writing ---------------------------------------------------------------------------
 
     def write(self, records: list[VersionRecord], roots: list[UUID]) -> None:
-        from ..registry import EntityRegistry
-
-        cached = EntityRegistry._records
+        cached = self._cache
         enc = Encoder()
         root_set = {r.int for r in roots}
         with self._lock:
@@ -518,9 +516,7 @@ class SQLiteStore(Store):
         return decode_record(row, self._load_base)
 
     def _load_base(self, base: UUID) -> VersionRecord:
-        from ..registry import EntityRegistry
-
-        rec = EntityRegistry._records.get(base.int) or self.load(base)
+        rec = self._cache.get(base.int) or self.load(base)
         if rec is None:
             msg = f"Store {self.path} is missing record {base}, which a stored version builds on."
             raise StoreError(msg)
