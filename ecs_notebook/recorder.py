@@ -197,9 +197,16 @@ class CellRecorder:
         self.cells: dict[str, tuple[str, int]] = {}
         self._runs = 0
         self._warned: set[tuple[str, str]] = set()
+        self._written: set[tuple[str, str]] = set()  # (cell name, code version) already in the store
         self._warn = warn or _default_warn
         self.max_value_bytes = MAX_VALUE_BYTES
         VARIABLE_INDEX.attach(lambda: self.ns)
+        EntityRegistry.on_store_change(self._store_changed)
+
+    def _store_changed(self) -> None:
+        """Another store: what this session knew of the old one does not hold there."""
+        self._written.clear()
+        self.vars.clear()
 
     def close(self) -> None:
         VARIABLE_INDEX.attach(None)
@@ -264,7 +271,6 @@ class CellRecorder:
         run = CellRun(name, source, code_version(source), names, only_in, only_out)
         ns = self.ns
         run.before = dict(ns)
-        EntityRegistry.store.write_function(name, run.code_version, source, {})
         self._runs += 1
         self.cells[name] = (source, self._runs)
         if names is None:
@@ -343,7 +349,20 @@ class CellRecorder:
     # -- after the cell ----------------------------------------------------------------------------
 
     def end(self, run: CellRun, error: BaseException | None) -> CellResult:
-        """Record what the cell did (or, if it raised, restore the namespace and record the failure)."""
+        """Record what the cell did (or, if it raised, restore the namespace and record the failure).
+
+        Everything the cell left is written in one short transaction, after the cell ran.
+        """
+        from .store import batch
+
+        with batch() as store:
+            key = (run.name, run.code_version)
+            if key not in self._written:  # the cell's source, for %ecs_rerun after a restart
+                store.write_function(run.name, run.code_version, run.source, {})
+                self._written.add(key)
+            return self._end(run, error)
+
+    def _end(self, run: CellRun, error: BaseException | None) -> CellResult:
         if error is not None:
             not_restored = self._restore(run)
             xid = self._record_failure(run, error)
