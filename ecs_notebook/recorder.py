@@ -77,6 +77,9 @@ def is_recordable(name: str, value: Any) -> bool:
     """
     if name.startswith("_") or isinstance(value, types.ModuleType):
         return False
+    t = type(value)
+    if t.__name__ == "ufunc" and t.__module__ == "numpy":  # ``from numpy import sqrt``: a library function
+        return False
     if isinstance(value, (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial)):
         return getattr(value, "__module__", None) == "__main__"
     return not isinstance(value, (types.BuiltinMethodType, types.WrapperDescriptorType, types.MethodWrapperType))
@@ -279,6 +282,7 @@ class CellRecorder:
         watch = self.reachable_names(names) if only_in is None else list(only_in)
         records: list[VersionRecord] = []
         finish: list[Any] = []
+        remember: list[tuple[str, VersionRecord, int]] = []
         for n in dict.fromkeys([*reads, *watch]):
             if n not in ns or not self.recordable(n, ns[n]):
                 continue
@@ -292,7 +296,7 @@ class CellRecorder:
             else:
                 info = fingerprint_info(value)
                 run.watched[n] = (value, info.hex)
-                eid = self._input_version(n, value, info, records)
+                eid = self._input_version(n, value, info, records, remember)
                 run.recorded.setdefault(id(value), eid)
                 if not info.by_identity:
                     self._undo_copy(run, value)
@@ -307,6 +311,8 @@ class CellRecorder:
             EntityRegistry.add_records(records, roots=[r.ecs_id for r in records if r.root_ecs_id == r.ecs_id])
         for pt in finish:
             pt.finish()
+        for n, rec, oid in remember:  # only once the records are in the store
+            self._remember(n, rec, oid)
         return run
 
     def _entity_input(self, value: Entity, records: list[VersionRecord], finish: list[Any]) -> UUID | None:
@@ -326,7 +332,9 @@ class CellRecorder:
         pt.finish()
         return value.ecs_id
 
-    def _input_version(self, name: str, value: Any, info: Any, records: list[VersionRecord]) -> UUID:
+    def _input_version(
+        self, name: str, value: Any, info: Any, records: list[VersionRecord], remember: list[tuple[str, VersionRecord, int]]
+    ) -> UUID:
         """The recorded version a read variable is: its latest, or a new one if it changed outside recorded cells."""
         st = self._state(name)
         if st is not None and st.fingerprint == info.hex and (not info.by_identity or st.obj_id in (-1, id(value))):
@@ -334,7 +342,7 @@ class CellRecorder:
             return st.ecs_id
         rec = self._variable_record(name, value, info, OUTSIDE, None, None, ())
         records.append(rec)
-        self._remember(name, rec, id(value))
+        remember.append((name, rec, id(value)))
         return rec.ecs_id
 
     def _undo_copy(self, run: CellRun, value: Any) -> None:
