@@ -664,20 +664,19 @@ class CellRecorder:
         summary = describe(value)
         if isinstance(value, (types.FunctionType, type)):  # code: recorded by its hash, described by its source
             return StoredValue(tname, info.hex, _source_of(value) or summary, reason=CODE)
-        if not info.by_identity:
-            estimate = _size_estimate(value)
-            if estimate > self.max_value_bytes:
-                return self._too_large(name, value, tname, info, summary, estimate)
-            try:
-                enc = encode(value)
-            except Exception:  # NoCodecError, or a value whose state cannot be read as data
-                enc = None
-            if enc is not None:
-                nbytes = sum(memoryview(p).nbytes for p in enc.parts.values())
-                if nbytes > self.max_value_bytes:
-                    return self._too_large(name, value, tname, info, summary, nbytes)
-                EntityRegistry.store.put_parts(enc.parts)
-                return StoredValue(tname, info.hex, summary, enc.header, tuple(enc.parts), nbytes)
+        estimate = _size_estimate(value)
+        if estimate > self.max_value_bytes:
+            return self._too_large(name, value, tname, info, summary, estimate)
+        try:
+            enc = encode(value)
+        except Exception:  # NoCodecError, or a value whose state cannot be read as data
+            enc = None
+        if enc is not None:
+            nbytes = sum(memoryview(p).nbytes for p in enc.parts.values())
+            if nbytes > self.max_value_bytes:
+                return self._too_large(name, value, tname, info, summary, nbytes)
+            EntityRegistry.store.put_parts(enc.parts)
+            return StoredValue(tname, info.hex, summary, enc.header, tuple(enc.parts), nbytes)
         self._warn_once(
             name,
             tname,
