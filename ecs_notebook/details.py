@@ -21,6 +21,7 @@ from .records import VersionRecord
 from .registry import EntityRegistry
 from .tree import fill_template
 from .typeinfo import class_info
+from .values.codecs import FORMAT_VERSION, part_key
 from .variable import StoredValue, Variable
 
 MAX_ITEMS = 100  # items of a list/dict field shown
@@ -102,23 +103,28 @@ def _entity(rec: VersionRecord) -> dict[str, Any]:
 def _image(value: Any) -> dict[str, Any] | None:
     """A recorded figure's PNG rendering for the panel: ``{"mime", "base64", "bytes"}``, or ``{"note"}`` saying why not.
 
-    Only values our PNG codec wrote qualify (header ``{"codec": "png", "part": key}``); the part is read
-    now, for this one node, and embedded only if it is a PNG (by its signature) of at most
-    ``MAX_IMAGE_BYTES``. Stored data is not trusted: anything else is a note, never an image.
+    Only values our PNG codec wrote qualify (header ``{"format": 1, "codec": "png", "part": key}``). The
+    part is read now, for this one node, and embedded only if its bytes match their key (as ``get``
+    checks) and it is a PNG (by its signature) of at most ``MAX_IMAGE_BYTES``. Stored data is not
+    trusted: anything else is a note, never an image.
     """
-    if not isinstance(value, StoredValue) or not isinstance(value.header, dict) or value.header.get("codec") != "png":
+    header = value.header if isinstance(value, StoredValue) else None
+    if not isinstance(header, dict) or header.get("codec") != "png" or header.get("format") != FORMAT_VERSION:
         return None
-    key = value.header.get("part")
+    key = header.get("part")
     if not isinstance(key, str) or key not in value.parts:
         return {"note": "figure not shown: its stored header is damaged"}
     try:
         data = EntityRegistry.store.get_part(key)
         size = memoryview(data).nbytes
         if size > MAX_IMAGE_BYTES:
-            return {"note": f"figure not shown: its PNG is {size / 2**20:.1f} MiB (the panel shows up to {MAX_IMAGE_BYTES // 2**20} MiB); get() returns it"}
+            shown = MAX_IMAGE_BYTES // 2**20
+            return {"note": f"figure not shown: its PNG is {size / 2**20:.1f} MiB (the panel shows up to {shown} MiB); get() returns it"}
         raw = bytes(data)
     except EcsError as exc:  # a part removed by gc, or unreadable
         return {"note": f"figure not shown: {_first_line(exc)}"}
+    if part_key(raw) != key:
+        return {"note": "figure not shown: its stored bytes do not match their key (changed or truncated)"}
     if not raw.startswith(PNG_SIGNATURE):
         return {"note": "figure not shown: the stored image is not a PNG"}
     return {"mime": "image/png", "base64": base64.b64encode(raw).decode("ascii"), "bytes": size}
