@@ -177,7 +177,8 @@ def test_exported_page_renders_offline_from_a_file(notebook, chromium):
 
 def test_a_figure_recorded_in_a_cell_shows_in_the_details_panel(notebook):
     page = notebook.page
-    run_new_cell(page, "%load_ext ecs_notebook\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nprint('READY')", "READY")
+    setup = "%load_ext ecs_notebook\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nprint('READY')"
+    run_new_cell(page, setup, "READY")
     run_new_cell(page, "%%ecs_exec plot\nfig, ax = plt.subplots(figsize=(4, 3), dpi=60)\nax.plot([1, 3, 2])\nprint('PLOTTED')", "PLOTTED")
     fig = run_new_cell(page, "import ecs_notebook\nprint('FIG', ecs_notebook.ref(fig))", "FIG").split()[-1]
     page.wait_for_function(
@@ -188,7 +189,8 @@ def test_a_figure_recorded_in_a_cell_shows_in_the_details_panel(notebook):
     img = page.locator(f"{EXPLORER} .ecs-details figure.ecs-image img")
     img.wait_for(state="visible", timeout=15_000)
     page.wait_for_function("() => document.querySelector('.ecs-explorer .ecs-details img').complete")
-    size = page.evaluate("() => { const i = document.querySelector('.ecs-explorer .ecs-details img'); return [i.naturalWidth, i.naturalHeight]; }")
+    natural = "(sel) => { const i = document.querySelector(sel); return [i.naturalWidth, i.naturalHeight]; }"
+    size = page.evaluate(natural, f"{EXPLORER} .ecs-details img")
     assert size == [240, 180]
     assert img.get_attribute("alt") == "fig"
     show_explorer(page)
