@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import enum
 import math
 from dataclasses import dataclass
@@ -13,16 +14,21 @@ from pydantic import BaseModel
 
 from ._ids import short
 from .entity import UntypedEntity
+from .errors import EcsError
 from .execution import FunctionExecution
 from .lineage.graph import default_graph, stored_type_name
 from .records import VersionRecord
 from .registry import EntityRegistry
 from .tree import fill_template
 from .typeinfo import class_info
+from .values.codecs import FORMAT_VERSION, part_key
+from .variable import StoredValue, Variable
 
 MAX_ITEMS = 100  # items of a list/dict field shown
 MAX_TEXT = 2000  # characters of one string shown
 MAX_VERSIONS = 50  # versions listed (the newest, and always the selected one)
+MAX_IMAGE_BYTES = 5 * 2**20  # a stored figure's PNG larger than this is not embedded (get() still returns it)
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,8 @@ def _entity(rec: VersionRecord) -> dict[str, Any]:
     if rec.ecs_id not in shown:
         shown = [rec.ecs_id, *shown[1:]]
     latest = history[-1]
-    return {
+    fields = fields_of(rec)
+    out: dict[str, Any] = {
         "id": eid,
         "kind": "entity",
         "label": label_of(rec.ecs_id),
@@ -71,7 +78,7 @@ def _entity(rec: VersionRecord) -> dict[str, Any]:
         "type_path": f"{rec.plain[0]} (class not defined in this process)" if rec.cls is UntypedEntity else rec.type_path,
         "lineage_id": str(rec.lineage_id),
         "created_at": rec.created_at.isoformat(),
-        "fields": {k: jsonable(v) for k, v in fields_of(rec).items()},
+        "fields": {k: jsonable(v) for k, v in fields.items()},
         "provenance": {k: jsonable(_as_refs(v)) for k, v in rec.attribute_source.items() if _has_source(v)},
         "versions": [
             {
@@ -86,6 +93,46 @@ def _entity(rec: VersionRecord) -> dict[str, Any]:
         "derived_from_function": rec.derived_from_function,
         "execution": _made_by(rec),
     }
+    if rec.cls is Variable:
+        image = _image(fields.get("value"))
+        if image is not None:
+            out["image"] = image
+    return out
+
+
+def _image(value: Any) -> dict[str, Any] | None:
+    """A recorded figure's PNG rendering for the panel: ``{"mime", "base64", "bytes"}``, or ``{"note"}`` saying why not.
+
+    Only values our PNG codec wrote qualify (header ``{"format": 1, "codec": "png", "part": key}``). The
+    part is read now, for this one node, and embedded only if its bytes match their key (as ``get``
+    checks) and it is a PNG (by its signature) of at most ``MAX_IMAGE_BYTES``. Stored data is not
+    trusted: anything else is a note, never an image.
+    """
+    header = value.header if isinstance(value, StoredValue) else None
+    if not isinstance(header, dict) or header.get("codec") != "png" or header.get("format") != FORMAT_VERSION:
+        return None
+    key = header.get("part")
+    if not isinstance(key, str) or key not in value.parts:
+        return {"note": "figure not shown: its stored header is damaged"}
+    try:
+        data = EntityRegistry.store.get_part(key)
+        size = memoryview(data).nbytes
+        if size > MAX_IMAGE_BYTES:
+            shown = MAX_IMAGE_BYTES // 2**20
+            return {"note": f"figure not shown: its PNG is {size / 2**20:.1f} MiB (the panel shows up to {shown} MiB); get() returns it"}
+        raw = bytes(data)
+    except EcsError as exc:  # a part removed by gc, or unreadable
+        return {"note": f"figure not shown: {_first_line(exc)}"}
+    if part_key(raw) != key:
+        return {"note": "figure not shown: its stored bytes do not match their key (changed or truncated)"}
+    if not raw.startswith(PNG_SIGNATURE):
+        return {"note": "figure not shown: the stored image is not a PNG"}
+    return {"mime": "image/png", "base64": base64.b64encode(raw).decode("ascii"), "bytes": size}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return _cut(text.splitlines()[0]) if text else type(exc).__name__
 
 
 def fields_of(rec: VersionRecord) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 // network options. Text only ever goes in through textContent (dom.js), never as HTML.
 
 import { clear, h } from "./dom.js";
-import { detailsSections, legendItems } from "./transform.js";
+import { detailsImage, detailsSections, legendItems } from "./transform.js";
 
 /**
  * The legend: what each colour, shape and line style means (from legendItems, the one palette).
@@ -48,6 +48,8 @@ export function fillDetails(panel, d, actions) {
     focusButton.addEventListener("click", () => onFocus(String(d.id)));
     panel.appendChild(focusButton);
   }
+  const image = detailsImage(d);
+  if (image) panel.appendChild(figure(image));
   for (const s of view.sections) {
     panel.appendChild(h("h4", {}, s.heading));
     const table = h("table", {});
@@ -59,6 +61,24 @@ export function fillDetails(panel, d, actions) {
     panel.appendChild(table);
   }
   return true;
+}
+
+/**
+ * A recorded figure in the panel: an <img> of a checked ``data:image/png;base64,`` URL (detailsImage),
+ * or the note saying why it is not shown. Alt text and note go in as attribute value and textContent.
+ * @param {{src: string, alt: string}|{note: string}} image
+ * @returns {HTMLElement}
+ */
+function figure(image) {
+  const box = h("figure", { class: "ecs-image" });
+  if ("src" in image) {
+    const img = h("img", { alt: image.alt });
+    img.src = image.src;
+    box.appendChild(img);
+  } else {
+    box.appendChild(h("figcaption", { class: "ecs-image-note" }, image.note));
+  }
+  return box;
 }
 
 /** Nodes past which edges are hidden while dragging/zooming. */

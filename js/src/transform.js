@@ -392,6 +392,50 @@ function refRows(items) {
   return (items || []).map((r) => [String(r.id).slice(0, 8), `${r.label ?? ""}${r.semantics ? ` (${r.semantics})` : ""}`]);
 }
 
+/** A PNG's first bytes (its signature), base64-encoded: every image the panel shows starts with it. */
+export const PNG_BASE64_PREFIX = "iVBORw0KGgo";
+/** Longest base64 text shown as an image (Python embeds PNGs of at most 5 MiB). */
+export const MAX_IMAGE_BASE64 = Math.ceil((5 * 2 ** 20) / 3) * 4;
+const BASE64 = /^[A-Za-z0-9+/=]+$/;
+
+/**
+ * What the details panel shows of a recorded figure (``d.image`` from ecs_notebook/details.py): a
+ * ``data:image/png;base64,`` URL and alt text, or a note saying why there is no image, or null.
+ * Only a PNG given as base64 (nothing but A-Z a-z 0-9 + / and end padding) becomes a URL; anything else
+ * Python or a tampered page could put there is dropped.
+ * @param {Record<string, any>|null|undefined} d
+ * @returns {{src: string, alt: string}|{note: string}|null}
+ */
+export function detailsImage(d) {
+  const image = d && d.image;
+  if (!image || typeof image !== "object") return null;
+  const b64 = image.base64;
+  if (
+    image.mime === "image/png" &&
+    typeof b64 === "string" &&
+    b64.length <= MAX_IMAGE_BASE64 &&
+    b64.length % 4 === 0 &&
+    BASE64.test(b64) &&
+    paddedAtTheEnd(b64) &&
+    b64.startsWith(PNG_BASE64_PREFIX)
+  ) {
+    const name = d.fields && typeof d.fields.name === "string" ? d.fields.name : String(d.label || "figure");
+    return { src: `data:image/png;base64,${b64}`, alt: name };
+  }
+  if (typeof image.note === "string" && image.note) return { note: image.note };
+  return null;
+}
+
+/**
+ * Whether base64 text has its "=" padding (if any) only as its last one or two characters.
+ * @param {string} b64
+ * @returns {boolean}
+ */
+function paddedAtTheEnd(b64) {
+  const pad = b64.indexOf("=");
+  return pad < 0 || (pad >= b64.length - 2 && b64.slice(pad) === "=".repeat(b64.length - pad));
+}
+
 /**
  * The details JSON (from Python) as titled sections of [key, text] rows for the panel.
  * @param {Record<string, any>|null|undefined} d

@@ -145,3 +145,48 @@ def test_cleanup_destroys_the_network_and_unsubscribes(stub, session):
     assert page.locator(".ecs-explorer").count() == 0
     assert page.evaluate("() => window.model.listenerCount()") == 0
     assert page.evaluate("() => window.__net.body.nodes === undefined || Object.keys(window.__net.body.nodes).length === 0")
+
+
+HOSTILE_IMAGES = {
+    "javascript url": {"mime": "image/png", "base64": "javascript:window.__xss=1"},
+    "breaks out of the url": {"mime": "image/png", "base64": 'iVBORw0KGgo" onerror="window.__xss=1'},
+    "svg": {"mime": "image/svg+xml", "base64": "PHN2ZyBvbmxvYWQ9IndpbmRvdy5fX3hzcz0xIi8+"},
+    "not a png": {"mime": "image/png", "base64": "R0lGODlhAQABAAAAACw="},
+    "markup note": {"note": {"html": "<img src=x onerror=window.__xss=1>"}},
+}
+
+
+def test_details_show_a_recorded_figure_and_no_other_image(stub, tmp_path, monkeypatch):
+    from ipython_shell import interactive_shell, run
+
+    from ecs_notebook import ref
+
+    pytest.importorskip("matplotlib")
+    with interactive_shell(tmp_path, monkeypatch) as ip:
+        assert run(ip, "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt").error is None
+        assert run(ip, "%%ecs_exec plot\nfig, ax = plt.subplots(figsize=(5, 4), dpi=80)\nax.bar(['a', 'b'], [3, 5])").error is None
+        fig = str(ref(ip.user_ns["fig"]))
+        w = LineageExplorer()
+        w.selected = fig
+        figure_details = w.details
+        stub.render(widget_state(w.graph))
+        w.close()
+    page = stub.page
+    stub.set("details", figure_details)
+    img = page.locator(".ecs-explorer .ecs-details figure.ecs-image img")
+    img.wait_for(state="visible")
+    page.wait_for_function("() => document.querySelector('.ecs-explorer .ecs-details img').complete")
+    assert page.evaluate("() => document.querySelector('.ecs-explorer .ecs-details img').naturalWidth") == 400
+    assert img.get_attribute("alt") == "fig"
+    assert img.bounding_box()["width"] <= page.locator(".ecs-explorer .ecs-details").bounding_box()["width"], "fits the panel"
+    screenshot(page.locator(".ecs-explorer"), "stub-figure-details.png")
+
+    for what, image in HOSTILE_IMAGES.items():
+        stub.set("details", {**figure_details, "label": what, "image": image})
+        page.wait_for_function("(t) => document.querySelector('.ecs-explorer .ecs-details h3').textContent === t", arg=what)
+        assert page.locator(".ecs-explorer img").count() == 0, what
+    stub.set("details", {**figure_details, "label": "note", "image": {"note": "figure not shown: <b>the stored image is not a PNG</b>"}})
+    assert page.inner_text(".ecs-explorer .ecs-details .ecs-image-note") == "figure not shown: <b>the stored image is not a PNG</b>"
+    assert page.locator(".ecs-explorer img, .ecs-explorer .ecs-details b").count() == 0
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => window.__xss") is None

@@ -173,3 +173,28 @@ def test_exported_page_renders_offline_from_a_file(notebook, chromium):
         export.screenshot(path=str(ARTIFACTS / "export-offline.png"))
     finally:
         context.close()
+
+
+def test_a_figure_recorded_in_a_cell_shows_in_the_details_panel(notebook):
+    page = notebook.page
+    setup = "%load_ext ecs_notebook\nimport matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nprint('READY')"
+    run_new_cell(page, setup, "READY")
+    run_new_cell(page, "%%ecs_exec plot\nfig, ax = plt.subplots(figsize=(4, 3), dpi=60)\nax.plot([1, 3, 2])\nprint('PLOTTED')", "PLOTTED")
+    fig = run_new_cell(page, "import ecs_notebook\nprint('FIG', ecs_notebook.ref(fig))", "FIG").split()[-1]
+    page.wait_for_function(
+        "(id) => document.querySelector('.ecs-explorer').ecsNetwork.body.data.nodes.get(id) !== null", arg=fig, timeout=15_000
+    )
+    page.evaluate("(id) => document.querySelector('.ecs-explorer').ecsNetwork.focus(id, {scale: 1, animation: false})", fig)
+    click_node(page, fig)
+    img = page.locator(f"{EXPLORER} .ecs-details figure.ecs-image img")
+    img.wait_for(state="visible", timeout=15_000)
+    page.wait_for_function("() => document.querySelector('.ecs-explorer .ecs-details img').complete")
+    natural = "(sel) => { const i = document.querySelector(sel); return [i.naturalWidth, i.naturalHeight]; }"
+    size = page.evaluate(natural, f"{EXPLORER} .ecs-details img")
+    assert size == [240, 180]
+    assert img.get_attribute("alt") == "fig"
+    show_explorer(page)
+    page.mouse.move(5, 5)  # no tooltip over the picture
+    page.wait_for_timeout(200)
+    screenshot(page.locator(EXPLORER), "lab-explorer-figure.png")
+    assert notebook.watch.page_errors == [] and notebook.watch.blocked == []

@@ -147,3 +147,35 @@ def test_stale_and_failed_nodes_carry_the_widgets_marks(open_page, tmp_path):
     assert labels[ids["stale"]].startswith("\u26a0 "), "stale results are marked as in the widget"
     assert any(label == "\u2717 audit()" for label in labels.values()), "the failed call is marked"
     assert labels[ids["v1"]] == "Pupil Ada v1" and labels[ids["v2"]] == "Pupil Ada v2"
+
+
+def test_a_recorded_figure_is_shown_in_the_details_panel(open_page, tmp_path, monkeypatch):
+    """A matplotlib Figure recorded in a notebook cell: its PNG is in the exported page, shown when its node is clicked."""
+    from ipython_shell import interactive_shell, run
+
+    from ecs_notebook import ref
+
+    pytest.importorskip("matplotlib")
+    with interactive_shell(tmp_path, monkeypatch) as ip:
+        assert run(ip, "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt").error is None
+        cell = "%%ecs_exec plot\nfig, ax = plt.subplots(figsize=(4, 3), dpi=60)\nax.plot([1, 3, 2], color='tab:red')\nax.set_title('curve')"
+        assert run(ip, cell).error is None
+        fig = str(ref(ip.user_ns["fig"]))
+        page, watch = open_page(to_html(tmp_path / "figure.html"), "figure.html")
+
+    page.evaluate("(id) => document.querySelector('.ecs-page').ecsNetwork.focus(id, {scale: 1, animation: false})", fig)
+    p = node_point(page, fig)
+    page.mouse.click(p["x"], p["y"])
+    page.wait_for_function("(id) => document.querySelector('.ecs-page').getAttribute('data-selected') === id", arg=fig)
+    img = page.locator(".ecs-page .ecs-details figure.ecs-image img")
+    img.wait_for(state="visible")
+    page.wait_for_function("() => document.querySelector('.ecs-details figure.ecs-image img').complete")
+    size = page.evaluate("() => { const i = document.querySelector('.ecs-details img'); return [i.naturalWidth, i.naturalHeight]; }")
+    assert size == [240, 180], "the figure's PNG, 4 x 3 inches at 60 dpi"
+    assert img.get_attribute("alt") == "fig"
+    assert img.get_attribute("src").startswith("data:image/png;base64,iVBORw0KGgo")
+    box = img.bounding_box()
+    assert box["width"] > 200, "drawn at (nearly) its size, inside the panel"
+    assert page.locator(".ecs-page .ecs-details h3").inner_text().startswith("fig")
+    screenshot(page, "export-figure-details.png")
+    assert watch.page_errors == [] and watch.console_errors == [] and watch.blocked == []
