@@ -197,9 +197,12 @@ class EcsMagics(Magics):
         return self.recorder.begin(name, raw, info.transformed_cell), bool(self.options.quiet)
 
     def post_run_cell(self, result: Any) -> None:
-        if not self._runs:
+        # IPython fires post_run_cell without pre_run_cell for an empty cell: match by the cell's info.
+        info = getattr(result, "info", None)
+        index = next((k for k in range(len(self._runs) - 1, -1, -1) if self._runs[k][0] is info), None)
+        if index is None:
             return
-        _info, run, quiet = self._runs.pop()
+        _info, run, quiet = self._runs.pop(index)
         if run is None:
             return
         error = result.error_in_exec or result.error_before_exec if result is not None else None

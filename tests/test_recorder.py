@@ -373,3 +373,8 @@ def test_a_cell_that_is_only_a_comment_records_one_empty_execution(ip):
     assert summary(ran).startswith("nothing: - → - · ")
     x = CallableRegistry.executions(function="nothing")[-1]
     assert x.succeeded and x.input_entity_ids == [] and x.output_entity_ids == []
+
+
+def test_an_empty_cell_run_inside_a_recorded_cell_does_not_end_it(ip):
+    ran = ok(rec(ip, "outer", "get_ipython().run_cell('   ')\nx = 1"))
+    assert re.search(r"^outer: - → x@[0-9a-f]{8} · ", summary(ran))
