@@ -247,3 +247,27 @@ def test_first_recording_of_a_large_frame_writes_files_atomically(tmp_path, monk
         started = time.perf_counter()
         value = get(f"@{ref(ip.user_ns['df'])}.value")
         assert value.equals(ip.user_ns["df"]) and time.perf_counter() - started < 30
+
+
+def test_addresses_after_a_frame_or_array_field_resolve_after_a_restart(tmp_path):
+    """Slots are counted by identity: == on a stored DataFrame or array is not a bool (it failed before)."""
+    from typing import Any
+
+    from ecs_notebook import Entity
+
+    class Holder(Entity):
+        items: list[Any] = []
+        extra: dict[str, Any] = {}
+        label: str = ""
+
+    url = f"sqlite:///{tmp_path / 'slots.db'}"
+    connect(url)
+    frame = pd.DataFrame({"a": [1.0, 2.0]})
+    h = Holder(items=[frame, np.arange(3), "after"], extra={"f": frame, "k": 5}, label="x")
+    h.promote_to_root()
+    connect("memory://")
+    connect(url)  # a new session on the same store: everything is read back
+    assert get(f"@{h.ecs_id}.label") == "x"
+    assert get(f"@{h.ecs_id}.items.2") == "after"
+    assert get(f"@{h.ecs_id}.extra.k") == 5
+    assert list(get(f"@{h.ecs_id}.items.1")) == [0, 1, 2]
