@@ -262,14 +262,24 @@ def test_close_unsubscribes(analyze, ada, explorer):
     w.close()  # twice is harmless
 
 
-def test_an_explorer_nobody_holds_stops_following_executions(analyze, ada):
+def test_an_explorer_nobody_holds_is_collected_and_its_hook_goes_with_it(analyze, ada):
     import gc
+    import weakref
 
+    import ipywidgets
+
+    hooks_before = len(CallableRegistry._hooks)
     w = LineageExplorer(ada)
-    w.close()  # drop ipywidgets' own reference; the hook alone must not keep it alive
+    assert len(CallableRegistry._hooks) == hooks_before + 1
+    alive = weakref.ref(w)
+    # Dropped without our close(): ipywidgets forgets it (its own close: comm and widget registry),
+    # the caller lets go. Neither the execution hook nor anywidget's file watcher may keep it alive.
+    ipywidgets.Widget.close(w)
     del w
     gc.collect()
-    CallableRegistry.execute("analyze", student=ada)  # no error from a dangling hook
+    assert alive() is None
+    assert len(CallableRegistry._hooks) == hooks_before  # the hook unsubscribed itself
+    CallableRegistry.execute("analyze", student=ada)  # and nothing dangles
 
 
 # -- selection and details --------------------------------------------------------------------
@@ -415,7 +425,7 @@ def test_a_failing_refresh_after_an_execution_is_reported_not_raised(analyze, ad
     def broken(*args, **kwargs):
         raise RuntimeError("graph unavailable")
 
-    monkeypatch.setattr("ecs_notebook.widget.build_payload", broken)
+    monkeypatch.setattr("ecs_notebook.lineage.explorer.build_payload", broken)
     CallableRegistry.execute("analyze", student=ada)  # the call itself succeeds
     assert "graph unavailable" in w.error
 
