@@ -177,7 +177,7 @@ class CallableRegistryType:
         __tracebackhide__ = True  # IPython: tracebacks start at the user's function
         steps = self._steps(func_name, unpack, config, kwargs)
         call = _first_step(steps)
-        if type(call) is _Answered:  # from the cache: the function does not run
+        if isinstance(call, _Answered):  # from the cache: the function does not run
             return call.value
         meta, limit = call.meta, call.config.max_execution_time
         try:
@@ -207,7 +207,7 @@ class CallableRegistryType:
 
         steps = self._steps(func_name, unpack, config, kwargs)
         call = _first_step(steps)
-        if type(call) is _Answered:  # from the cache: the function does not run
+        if isinstance(call, _Answered):  # from the cache: the function does not run
             return call.value
         meta, limit, args = call.meta, call.config.max_execution_time, call.args
         try:
