@@ -7,7 +7,9 @@ EcsError
 ├── RegistrationError       (TypeError)     a function or entity tree that cannot be registered
 ├── InputValidationError    (ValueError)    arguments that do not fit a function's input model
 ├── StoreError              (RuntimeError)  the lineage store cannot be opened, read or written
-└── ExecutionTimeoutError   (TimeoutError)  a call ran past ``max_execution_time``
+├── ExecutionTimeoutError   (TimeoutError)  a call ran past ``max_execution_time``
+├── OutputValidationError   (ValueError)    a function returned something its return type does not allow
+└── ValueNotStoredError     (LookupError)   a recorded version whose value was described, not stored
 """
 
 from __future__ import annotations
@@ -49,5 +51,9 @@ class ExecutionTimeoutError(EcsError, TimeoutError):
     """A call ran past its ``max_execution_time``."""
 
 
-class OutputValidationError(EcsError, TypeError):
+class OutputValidationError(EcsError, ValueError):
     """A function returned something that does not fit its declared return type."""
+
+
+class ValueNotStoredError(EcsError, LookupError):
+    """A recorded version's value was kept as a description only (no exact codec), so it cannot be read back."""
