@@ -193,13 +193,40 @@ def upstream(x: Any, depth: int | None = None, include_executions: bool = False)
 
     Follows input, output, version, borrow and child edges backwards; ``depth`` counts
     entity-to-entity steps (an execution in between is not a step).
+
+    Examples:
+        >>> from ecs_notebook import CallableRegistry, Entity, EntityRegistry
+        >>> class Sample(Entity):
+        ...     value: float
+        >>> @CallableRegistry.register("double")
+        ... def double(s: Sample) -> Sample:
+        ...     return Sample(value=s.value * 2)
+        >>> raw = Sample(value=1.5)
+        >>> raw.promote_to_root()
+        >>> out = CallableRegistry.execute("double", s=raw)
+        >>> upstream(out) == [str(raw.ecs_id)]
+        True
     """
     g, i, eid = locate(x)
     return LineageIds(_walk(g, i, False, depth, include_executions), f"upstream of {short(eid)}")
 
 
 def downstream(x: Any, depth: int | None = None, include_executions: bool = False) -> LineageIds:
-    """The entity versions that derive from ``x``, nearest first (see ``upstream``)."""
+    """The entity versions that derive from ``x``, nearest first (see ``upstream``).
+
+    Examples:
+        >>> from ecs_notebook import CallableRegistry, Entity, EntityRegistry
+        >>> class Sample(Entity):
+        ...     value: float
+        >>> @CallableRegistry.register("double")
+        ... def double(s: Sample) -> Sample:
+        ...     return Sample(value=s.value * 2)
+        >>> raw = Sample(value=1.5)
+        >>> raw.promote_to_root()
+        >>> out = CallableRegistry.execute("double", s=raw)
+        >>> downstream(raw) == [str(out.ecs_id)]
+        True
+    """
     g, i, eid = locate(x)
     return LineageIds(_walk(g, i, True, depth, include_executions), f"downstream of {short(eid)}")
 
@@ -260,6 +287,22 @@ def stale(x: Any) -> LineageIds:
     where the newer version was not made by an execution; it does not continue through x's own
     lineage (a later version of x supersedes what it derived from). A superseded version is history,
     never stale. Accepts an entity, an ecs_id, an address or a recorded variable's value.
+
+    Examples:
+        >>> from ecs_notebook import CallableRegistry, Entity, EntityRegistry
+        >>> class Sample(Entity):
+        ...     value: float
+        >>> @CallableRegistry.register("double")
+        ... def double(s: Sample) -> Sample:
+        ...     return Sample(value=s.value * 2)
+        >>> raw = Sample(value=1.5)
+        >>> raw.promote_to_root()
+        >>> out = CallableRegistry.execute("double", s=raw)
+        >>> raw.value = 2.0  # an edit in place: a new version of raw's lineage
+        >>> EntityRegistry.version_entity(raw)
+        True
+        >>> stale(raw) == [str(out.ecs_id)]  # out was computed from the old version
+        True
     """
     eid = resolve_id(x)
     lineage = EntityRegistry.lineage_of(eid)
@@ -296,6 +339,24 @@ def is_stale(x: Any) -> bool:
     Only latest versions are ever stale. Derivation is as in :func:`stale`: a path through a newer
     version of the outdated lineage does not count (that newer version supersedes it), so once stale
     results are recomputed from the latest inputs nothing is stale any more.
+
+    Examples:
+        >>> from ecs_notebook import CallableRegistry, Entity, EntityRegistry
+        >>> class Sample(Entity):
+        ...     value: float
+        >>> @CallableRegistry.register("double")
+        ... def double(s: Sample) -> Sample:
+        ...     return Sample(value=s.value * 2)
+        >>> raw = Sample(value=1.5)
+        >>> raw.promote_to_root()
+        >>> out = CallableRegistry.execute("double", s=raw)
+        >>> is_stale(out)
+        False
+        >>> raw.value = 2.0
+        >>> EntityRegistry.version_entity(raw)
+        True
+        >>> is_stale(out), is_stale(CallableRegistry.execute("double", s=raw))
+        (True, False)
     """
     eid = resolve_id(x)
     g = default_graph()
@@ -352,6 +413,20 @@ def diff(a: Any, b: Any) -> dict[str, tuple[Any, Any]]:
     Paths are as in addresses (``"courses.0.name"``). Child entities of the same lineage are
     compared field by field; unchanged subtrees (same version id) are skipped without reading
     them; a child replaced by another lineage is reported whole.
+
+    Examples:
+        >>> from ecs_notebook import Entity, EntityRegistry
+        >>> class Sample(Entity):
+        ...     name: str
+        ...     value: float
+        >>> s = Sample(name="a", value=1.5)
+        >>> s.promote_to_root()
+        >>> first = s.ecs_id
+        >>> s.value = 2.0
+        >>> EntityRegistry.version_entity(s)
+        True
+        >>> diff(first, s)
+        {'value': (1.5, 2.0)}
     """
     ra = EntityRegistry.record(resolve_id(a))
     rb = EntityRegistry.record(resolve_id(b))
