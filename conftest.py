@@ -18,6 +18,10 @@ PACKAGE = Path(__file__).resolve().parent / "ecs_notebook"
 
 def pytest_ignore_collect(collection_path: Path) -> bool | None:
     path = collection_path.resolve()
+    if path.name == "conftest.py":
+        # Loaded by pytest as conftests (never test modules); collected as doctest modules they would
+        # be imported a second time by basename, and tests/ has two ("import file mismatch").
+        return True
     if path.suffix != ".py" or PACKAGE not in path.parents:
         return None
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
