@@ -399,11 +399,11 @@ def test_a_writer_killed_mid_run_leaves_every_execution_whole_or_absent(tmp_path
             assert proc.poll() is None, proc.communicate()[1]
             time.sleep(0.01)
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
     finally:
         watcher.close()
         if proc.poll() is None:
             proc.kill()
+        proc.communicate(timeout=10)  # waits, and closes its pipes (no ResourceWarning)
     assert proc.returncode == -signal.SIGKILL
 
     ecs_notebook.connect(url)
