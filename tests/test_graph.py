@@ -10,7 +10,7 @@ import networkx as nx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lineage_models import (
+from models import (
     BUILDERS,
     PYTHON,
     Report,
@@ -478,7 +478,7 @@ _CHILD = textwrap.dedent(
     """
     import json, sys
     import ecs_notebook
-    import lineage_models  # the user's classes (a store never imports them itself)
+    import models  # the user's classes (a store never imports them itself)
     from ecs_notebook import lineage_graph
     ecs_notebook.connect(sys.argv[1])
     g = lineage_graph()
