@@ -44,6 +44,8 @@ class LineageTopology(Protocol):
     @property
     def kinds(self) -> Sequence[int]: ...
     @property
+    def records(self) -> Sequence[VersionRecord | None]: ...
+    @property
     def out_adjacency(self) -> Sequence[Sequence[Step]]: ...
     @property
     def in_adjacency(self) -> Sequence[Sequence[Step]]: ...
@@ -95,6 +97,17 @@ class LineageGraph:
         self._unsubscribe = EntityRegistry.subscribe(self._on_records)
         #: A new object whenever the graph is reset (another store): node indices changed meaning.
         self.epoch: object = object()
+        # The read API's sequences (LineageTopology): the lists themselves, typed read-only. Plain
+        # attributes, not properties, so that query loops pay nothing for reading through them.
+        #: Node ids by node index.
+        self.ids: Sequence[UUID] = self._ids
+        #: ENTITY or EXECUTION, by node index.
+        self.kinds: Sequence[int] = self._kind
+        #: Each node's record, by node index (None: referenced by an edge, its record not seen yet).
+        self.records: Sequence[VersionRecord | None] = self._rec
+        #: The outgoing / incoming (neighbour, edge kind) steps of every node, by node index.
+        self.out_adjacency: Sequence[Sequence[Step]] = self._out
+        self.in_adjacency: Sequence[Sequence[Step]] = self._in
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -325,26 +338,6 @@ class LineageGraph:
         """The number of nodes (after reading the store)."""
         self.ensure_loaded()
         return len(self._ids)
-
-    @property
-    def ids(self) -> Sequence[UUID]:
-        """Node ids by node index."""
-        return self._ids
-
-    @property
-    def kinds(self) -> Sequence[int]:
-        """ENTITY or EXECUTION, by node index."""
-        return self._kind
-
-    @property
-    def out_adjacency(self) -> Sequence[Sequence[Step]]:
-        """The outgoing (target, edge kind) steps of every node, by node index."""
-        return self._out
-
-    @property
-    def in_adjacency(self) -> Sequence[Sequence[Step]]:
-        """The incoming (source, edge kind) steps of every node, by node index."""
-        return self._in
 
     def kind(self, i: int) -> int:
         """ENTITY or EXECUTION."""

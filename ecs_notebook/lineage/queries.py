@@ -239,7 +239,7 @@ def history(x: Any) -> LineageIds:
 
 
 def _made_by_execution(g: LineageTopology, node: int) -> bool:
-    return any(k == OUTPUT for _, k in g.in_edges(node))
+    return any(k == OUTPUT for _, k in g.in_adjacency[node])
 
 
 def _derives(g: LineageTopology, a: int, b: int, k: int) -> bool:
@@ -249,7 +249,7 @@ def _derives(g: LineageTopology, a: int, b: int, k: int) -> bool:
 
 def _supersedes(g: LineageTopology, execution: int, lineage: set[int] | UUID, latest: _Latest) -> bool:
     """Whether ``execution`` made a new version of ``lineage`` itself (its other outputs then match that version)."""
-    for out, k in g.out_edges(execution):
+    for out, k in g.out_adjacency[execution]:
         if k == OUTPUT:
             if isinstance(lineage, set):
                 if g.ids[out].int in lineage:
@@ -264,10 +264,11 @@ class _Latest:
 
     def __init__(self, g: LineageTopology) -> None:
         self.g = g
+        self._records = g.records
         self._latest: dict[UUID, UUID] = {}
 
     def lineage(self, node: int) -> UUID | None:
-        rec = self.g.record(node)
+        rec = self._records[node]
         return rec.lineage_id if rec is not None else None
 
     def is_latest(self, node: int) -> bool:
@@ -365,20 +366,21 @@ def is_stale(x: Any) -> bool:
         EntityRegistry.record(eid)  # EntityNotFoundError for unknown ids
         return False
     latest = _Latest(g)
-    if g.kind(i) != ENTITY or not latest.is_latest(i):
+    kind, inn, out = g.kinds, g.in_adjacency, g.out_adjacency
+    if kind[i] != ENTITY or not latest.is_latest(i):
         return False
     own = latest.lineage(i)
     # everything x derives from
     up = {i}
     order = [i]
     for node in order:
-        for prev, ek in g.in_edges(node):
+        for prev, ek in inn[node]:
             if prev not in up and _derives(g, prev, node, ek):
                 up.add(prev)
                 order.append(prev)
     outdated: dict[UUID, list[int]] = {}
     for u in order[1:]:
-        if g.kind(u) == ENTITY:
+        if kind[u] == ENTITY:
             lin = latest.lineage(u)
             if lin is not None and lin != own and not latest.is_latest(u):
                 outdated.setdefault(lin, []).append(u)
@@ -388,16 +390,16 @@ def is_stale(x: Any) -> bool:
         frontier = deque(starts)
         while frontier:
             node = frontier.popleft()
-            for nxt, ek in g.out_edges(node):
+            for nxt, ek in out[node]:
                 if nxt in seen or nxt not in up or not _derives(g, node, nxt, ek):
                     continue
                 if latest.lineage(node) == lin and ek == CHILD:
                     continue  # a part of the outdated version is shared with its newer versions
-                if g.kind(nxt) != ENTITY and latest.lineage(node) == lin and _supersedes(g, nxt, lin, latest):
+                if kind[nxt] != ENTITY and latest.lineage(node) == lin and _supersedes(g, nxt, lin, latest):
                     continue  # that execution also made a newer version of the outdated lineage
                 if nxt == i:
                     return True
-                if g.kind(nxt) == ENTITY and latest.lineage(nxt) == lin:
+                if kind[nxt] == ENTITY and latest.lineage(nxt) == lin:
                     continue
                 seen.add(nxt)
                 frontier.append(nxt)
