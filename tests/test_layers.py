@@ -170,3 +170,16 @@ def test_importing_the_package_with_a_store_configured_creates_no_file(tmp_path)
     env = {**os.environ, "ECS_NOTEBOOK_STORE": f"sqlite:///{db}", "PYTHONPATH": os.pathsep.join(sys.path)}
     subprocess.run([sys.executable, "-c", "import ecs_notebook"], cwd=tmp_path, env=env, check=True, timeout=60)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_importing_every_module_of_the_package_creates_no_file(tmp_path):
+    """STYLE 19 (and doctest collection imports every module): no file, database or folder appears."""
+    code = (
+        "import importlib, pkgutil, ecs_notebook\n"
+        "for m in pkgutil.walk_packages(ecs_notebook.__path__, 'ecs_notebook.'):\n"
+        "    importlib.import_module(m.name)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "ECS_NOTEBOOK_STORE"}
+    env["PYTHONPATH"] = os.pathsep.join(sys.path)
+    subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, check=True, timeout=120)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
