@@ -173,7 +173,7 @@ class LineageExplorer(anywidget.AnyWidget):
     def _on_execution(self, execution: FunctionExecution, outputs: list[Entity]) -> None:
         def refresh() -> None:
             ok = "ok" if execution.succeeded else f"failed: {execution.error_type}"
-            if self._changes_view(execution, outputs):
+            if self._watch.changes(self.graph, self.focus, self.depth, self.direction, self.filters, execution, outputs):
                 self._rebuild()
                 self.status = f"updated after {execution.function_name}() ({ok})"
             else:
@@ -181,9 +181,6 @@ class LineageExplorer(anywidget.AnyWidget):
                 self.status = f"{execution.function_name}() ({ok}) recorded outside this view"
 
         self._guarded(refresh, f"refreshing after {execution.function_name}()")
-
-    def _changes_view(self, execution: FunctionExecution, outputs: list[Entity]) -> bool:
-        return self._watch.changes(self.graph, self.focus, self.depth, self.direction, self.filters, execution, outputs)
 
     def _guarded(self, action: Any, doing: str) -> None:
         """Run an observer's work; a failure goes to ``error`` (shown in the widget), not to a log."""
