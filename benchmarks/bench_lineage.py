@@ -221,7 +221,7 @@ def _first_sync(lin: Lineage, repeats: int) -> list[Row]:
     g = graphs[-1]
     nodes = g._nx.number_of_nodes()
     edges = [(u, v, d) for u, v, d in g._nx.edges(data=True)]
-    loaded = median_time(lambda g: g._ensure_loaded(), setup=setup, repeats=1)
+    loaded = median_time(lambda g: g.ensure_loaded(), setup=setup, repeats=1)
     for old in graphs:
         old._close_state()
 

@@ -12,8 +12,10 @@ from .errors import (
     ExecutionTimeoutError,
     FunctionNotFoundError,
     InputValidationError,
+    OutputValidationError,
     RegistrationError,
     StoreError,
+    ValueNotStoredError,
 )
 from .execution import ExecutionConfig, ExecutionSemantics, FunctionExecution, RegistryConfig
 from .lineage.graph import lineage_graph
@@ -63,10 +65,12 @@ __all__ = [
     "FunctionNotFoundError",
     "InputValidationError",
     "LineageExplorer",
+    "OutputValidationError",
     "ParameterEntity",
     "RegistrationError",
     "RegistryConfig",
     "StoreError",
+    "ValueNotStoredError",
     "batch",
     "build_entity_tree",
     "connect",

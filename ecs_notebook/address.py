@@ -323,9 +323,24 @@ def resolve_input(address: str) -> tuple[VersionRecord | None, Any, UUID]:
 def get(address: str) -> Any:
     """Return the value an address names (entity values as copies with fresh live_ids).
 
+    A notebook variable's version holds its value in ``value`` (read from the store when asked for).
+
     Raises:
         AddressError: malformed address, or a field/index/key that does not resolve.
         EntityNotFoundError: the ecs_id is not recorded.
+        ValueNotStoredError: the addressed version's value was not kept (over ``max_value_bytes``, or gc).
+
+    Examples:
+        >>> from ecs_notebook import Entity, get
+        >>> class Sample(Entity):
+        ...     name: str
+        ...     values: list[float] = []
+        >>> s = Sample(name="a", values=[1.5, 2.0])
+        >>> s.promote_to_root()
+        >>> get(f"@{s.ecs_id}.values.1")
+        2.0
+        >>> get(f"@{s.ecs_id}").name
+        'a'
     """
     return resolve_with_source(address)[0]
 

@@ -7,7 +7,7 @@ import difflib
 import time
 import traceback as tb_module
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any, overload
 from uuid import UUID
 
@@ -175,12 +175,11 @@ class CallableRegistryType:
             Exception: whatever the function raised, unchanged, after recording the failure.
         """
         __tracebackhide__ = True  # IPython: tracebacks start at the user's function
-        call = self._start(func_name, unpack, config, kwargs)
-        cached = self._before_run(call)
-        if cached is not _MISS:
-            return cached
+        steps = self._steps(func_name, unpack, config, kwargs)
+        call = _first_step(steps)
+        if isinstance(call, _Answered):  # from the cache: the function does not run
+            return call.value
         meta, limit = call.meta, call.config.max_execution_time
-        call.start_run()
         try:
             if meta.is_async:
                 result = _async.run_coroutine(meta.func(**call.args), limit)
@@ -189,11 +188,9 @@ class CallableRegistryType:
             else:
                 result = meta.func(**call.args)
         except BaseException as exc:
-            call.finish_run()
-            self._fail(call, exc)
+            _outcome(steps, _Raised(exc))
             raise
-        call.finish_run()
-        return self._succeed(call, result)
+        return _outcome(steps, result)
 
     async def aexecute(
         self,
@@ -208,12 +205,11 @@ class CallableRegistryType:
         __tracebackhide__ = True
         import asyncio
 
-        call = self._start(func_name, unpack, config, kwargs)
-        cached = self._before_run(call)
-        if cached is not _MISS:
-            return cached
+        steps = self._steps(func_name, unpack, config, kwargs)
+        call = _first_step(steps)
+        if isinstance(call, _Answered):  # from the cache: the function does not run
+            return call.value
         meta, limit, args = call.meta, call.config.max_execution_time, call.args
-        call.start_run()
         try:
             if meta.is_async:
                 coro = meta.func(**args)
@@ -227,11 +223,33 @@ class CallableRegistryType:
             else:
                 result = meta.func(**args)
         except BaseException as exc:
-            call.finish_run()
-            self._fail(call, exc)
+            _outcome(steps, _Raised(exc))
             raise
+        return _outcome(steps, result)
+
+    def _steps(
+        self, func_name: str, unpack: bool | None, config: ExecutionConfig | None, kwargs: dict[str, Any]
+    ) -> Generator[_Call, Any, Any]:
+        """The one implementation of ``execute`` and ``aexecute``, which differ only in how they call the function.
+
+        Resolves and records the inputs, then yields the call ready to run (or, answered from the
+        cache, returns the answer without yielding); is sent the function's result, or ``_Raised``
+        with what it raised; records the execution and returns what ``execute`` returns (after a
+        failure None: the caller re-raises the function's exception itself, so its traceback is
+        unchanged).
+        """
+        __tracebackhide__ = True
+        call = self._start(func_name, unpack, config, kwargs)
+        cached = self._before_run(call)
+        if cached is not _MISS:
+            return cached
+        call.start_run()
+        outcome = yield call
         call.finish_run()
-        return self._succeed(call, result)
+        if type(outcome) is _Raised:
+            self._fail(call, outcome.exc)
+            return None
+        return self._succeed(call, outcome)
 
     def _before_run(self, call: _Call) -> Any:
         """Record the inputs, answer from the cache if allowed, copy the arguments."""
@@ -499,6 +517,42 @@ class _Call:
 
 
 _MISS = object()
+
+
+class _Raised:
+    """What the function raised, sent to ``CallableRegistry._steps`` in place of a result."""
+
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+class _Answered:
+    """The result of a call answered from the cache (its function did not run)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _first_step(steps: Generator[_Call, Any, Any]) -> _Call | _Answered:
+    try:
+        return next(steps)
+    except StopIteration as done:
+        return _Answered(done.value)
+
+
+def _outcome(steps: Generator[_Call, Any, Any], outcome: Any) -> Any:
+    """Send the function's outcome to ``steps``; what it returns (the recorded call's result)."""
+    __tracebackhide__ = True
+    try:
+        steps.send(outcome)
+    except StopIteration as done:
+        return done.value
+    msg = "CallableRegistry._steps yielded twice"
+    raise AssertionError(msg)
 
 
 CallableRegistry: CallableRegistryType = stateful(CallableRegistryType())

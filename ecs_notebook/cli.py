@@ -206,7 +206,7 @@ def _version_table(node_id: str) -> str:
     """An entity version or execution as a heading and a table of its fields (values cut to fit)."""
     import shutil
 
-    from .details import node_details
+    from .lineage.details import node_details
 
     d = node_details(node_id)
     width = max(60, shutil.get_terminal_size((100, 24)).columns)

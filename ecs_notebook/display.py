@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import html
 from typing import Any
-from uuid import UUID
 
 from ._ids import short
 from .entity import Entity
 from .execution import FunctionExecution
+from .records import source_ids
 from .registry import EntityRegistry
 from .typeinfo import class_info
 
@@ -48,15 +48,8 @@ def _version_number(e: Entity) -> tuple[int, int] | None:
 
 
 def _source_text(src: Any) -> str:
-    if isinstance(src, UUID):
-        return f"from @{short(src)}"
-    if isinstance(src, list):
-        ids = {s for s in src if isinstance(s, UUID)}
-        return "from " + ", ".join(f"@{short(s)}" for s in ids) if ids else ""
-    if isinstance(src, dict):
-        ids = {s for s in src.values() if isinstance(s, UUID)}
-        return "from " + ", ".join(f"@{short(s)}" for s in ids) if ids else ""
-    return ""
+    ids = dict.fromkeys(source_ids(src))  # each once, in order
+    return "from " + ", ".join(f"@{short(s)}" for s in ids) if ids else ""
 
 
 def _derived_text(e: Entity) -> str:

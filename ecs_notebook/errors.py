@@ -8,7 +8,8 @@ EcsError
 ├── InputValidationError    (ValueError)    arguments that do not fit a function's input model
 ├── StoreError              (RuntimeError)  the lineage store cannot be opened, read or written
 ├── ExecutionTimeoutError   (TimeoutError)  a call ran past ``max_execution_time``
-└── ValueNotStoredError     (LookupError)   a version's value is not kept (over max_value_bytes, or gc)
+├── OutputValidationError   (ValueError)    a function returned something its return type does not allow
+└── ValueNotStoredError     (LookupError)   a version's value is not kept (over max_value_bytes, or removed by gc)
 """
 
 from __future__ import annotations
@@ -50,9 +51,9 @@ class ExecutionTimeoutError(EcsError, TimeoutError):
     """A call ran past its ``max_execution_time``."""
 
 
-class OutputValidationError(EcsError, TypeError):
+class OutputValidationError(EcsError, ValueError):
     """A function returned something that does not fit its declared return type."""
 
 
 class ValueNotStoredError(EcsError, LookupError):
-    """A recorded version's value itself is not in the store (too large to keep, or removed by gc)."""
+    """A recorded version's value itself is not in the store (over ``max_value_bytes``, or removed by gc)."""

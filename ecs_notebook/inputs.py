@@ -13,12 +13,10 @@ from .address import is_address, resolve_input
 from .entity import Entity
 from .errors import InputValidationError
 from .functions import ENTITIES, ENTITY, FunctionMetadata, ParamSpec
-from .records import VersionRecord, materialize
+from .records import VersionRecord, materialize, new_record
 from .registry import EntityRegistry
 from .tree import SLOT, FrozenSetTemplate, SetTemplate
 from .typeinfo import class_info, snapshot_value
-
-_tuple_new = tuple.__new__
 
 
 class _In:
@@ -77,30 +75,18 @@ class CallInputs:
         templates = tuple(_template(self.shapes[f], slots) for f in info.entity_fields) if info.entity_fields else None
         plain = tuple(snapshot_value(self.shapes[f]) for f in info.plain_fields)
         cid = self.composite_id = new_id()
-        self.composite_record = _tuple_new(
-            VersionRecord,
-            (
-                cid,
-                cid,  # its own one-version lineage
-                cls,
-                plain,
-                templates,
-                tuple(slots),
-                cid,
-                None,
-                (),
-                self.started_at,
-                None,
-                self.sources,
-                None,
-                self.execution_id,
-                tuple(ids),
-                (),
-                None,
-                None,
-                None,
-                False,
-            ),
+        self.composite_record = new_record(
+            ecs_id=cid,
+            lineage_id=cid,  # its own one-version lineage
+            cls=cls,
+            plain=plain,
+            templates=templates,
+            slots=tuple(slots),
+            root_ecs_id=cid,
+            created_at=self.started_at,
+            attribute_source=self.sources,
+            derived_from_execution_id=self.execution_id,
+            function_input_entities=tuple(ids),
         )
 
     def function_arguments(self) -> dict[str, Any]:

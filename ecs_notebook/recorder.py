@@ -30,7 +30,7 @@ from .cells import CellNames, analyse
 from .entity import Entity
 from .errors import EcsError
 from .execution import ExecutionSemantics, FunctionExecution
-from .records import VersionRecord, record_from_data
+from .records import VersionRecord, new_record, record_from_data
 from .registry import EntityRegistry
 from .typeinfo import class_info
 from .values.fingerprint import fingerprint_info
@@ -659,7 +659,7 @@ class CellRecorder:
         else:
             previous, old_ids, created = None, (), now
         info_c = class_info(Variable)
-        return VersionRecord(
+        return new_record(
             ecs_id=eid,
             lineage_id=lineage,
             cls=Variable,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -10,7 +10,7 @@ from uuid import UUID
 from pydantic_core import PydanticUndefined
 
 from ._ids import new_id, utcnow
-from .entity import Entity
+from .entity import Entity, UntypedEntity
 from .tree import fill_template
 from .typeinfo import class_info, snapshot_plain, snapshot_value
 
@@ -55,6 +55,110 @@ class VersionRecord(NamedTuple):
     def plain_dict(self) -> dict[str, Any]:
         """Plain field values by name (shared, do not mutate)."""
         return dict(zip(class_info(self.cls).plain_fields, self.plain))
+
+
+_tuple_new = tuple.__new__
+
+
+def new_record(
+    *,
+    ecs_id: UUID,
+    lineage_id: UUID,
+    cls: type[Entity],
+    plain: tuple[Any, ...],
+    templates: tuple[Any, ...] | None = None,
+    slots: tuple[UUID, ...] = (),
+    root_ecs_id: UUID,
+    previous_ecs_id: UUID | None = None,
+    old_ids: tuple[UUID, ...] = (),
+    created_at: datetime,
+    forked_at: datetime | None = None,
+    attribute_source: dict[str, Any],
+    derived_from_function: str | None = None,
+    derived_from_execution_id: UUID | None = None,
+    function_input_entities: tuple[UUID, ...] = (),
+    sibling_output_entities: tuple[UUID, ...] = (),
+    output_index: int | None = None,
+    slots_base: UUID | None = None,
+    slots_delta: dict[int, UUID] | None = None,
+    from_storage: bool = False,
+) -> VersionRecord:
+    """The one constructor of a VersionRecord: every field by name, no validation (callers pass snapshots).
+
+    ``tuple.__new__`` skips NamedTuple's own ``__new__`` (about twice as fast).
+    """
+    return _tuple_new(
+        VersionRecord,
+        (
+            ecs_id,
+            lineage_id,
+            cls,
+            plain,
+            templates,
+            slots,
+            root_ecs_id,
+            previous_ecs_id,
+            old_ids,
+            created_at,
+            forked_at,
+            attribute_source,
+            derived_from_function,
+            derived_from_execution_id,
+            function_input_entities,
+            sibling_output_entities,
+            output_index,
+            slots_base,
+            slots_delta,
+            from_storage,
+        ),
+    )
+
+
+def source_ids(source: Any) -> list[UUID]:
+    """The ecs_ids one ``attribute_source`` value names, in order (an id, or lists/dicts of ids; None: a literal value).
+
+    >>> from uuid import UUID
+    >>> a, b = UUID(int=1), UUID(int=2)
+    >>> [s.int for s in source_ids([a, None, b])], [s.int for s in source_ids({"x": b})], source_ids(None)
+    ([1, 2], [2], [])
+    """
+    if isinstance(source, UUID):
+        return [source]
+    if isinstance(source, dict):
+        source = source.values()
+    elif not isinstance(source, (list, tuple)):
+        return []
+    out: list[UUID] = []
+    for s in source:
+        if isinstance(s, UUID):
+            out.append(s)
+        elif isinstance(s, (list, tuple, dict)):
+            out.extend(source_ids(s))
+    return out
+
+
+def record_fields(
+    rec: VersionRecord,
+    child: Callable[[UUID], Any] | None = None,
+    fill: Callable[[Any, Iterator[Any]], Any] = fill_template,
+) -> dict[str, Any]:
+    """A version's field values by name, in class order (plain fields shared with the record: do not mutate).
+
+    Entity fields are filled with ``child(ecs_id)`` for each child, by ``fill(template, children)``
+    (left out when ``child`` is None). A version whose class could not be imported here
+    (UntypedEntity) gives its stored data under the original field names.
+    """
+    info = class_info(rec.cls)
+    fields = dict(zip(info.plain_fields, rec.plain))
+    if rec.templates is not None:
+        if child is not None:
+            kids = map(child, rec.slots)
+            fields.update(zip(info.entity_fields, (fill(t, kids) for t in rec.templates)))
+        elif rec.cls is UntypedEntity:
+            fields["untyped_data"] = rec.templates[0]  # its data, children left as template slots
+    if rec.cls is UntypedEntity and isinstance(fields.get("untyped_data"), dict):
+        return dict(fields["untyped_data"])
+    return fields
 
 
 #: ``FunctionExecution.__ecs_type__``, for the stores and queries below the execution layer.
@@ -203,30 +307,14 @@ def record_from_data(cls: type[Entity], data: dict[str, Any], ecs_id: UUID, crea
     lineage starts here, so its id is the first version's id.
     """
     info = class_info(cls)
-    return _tuple_new(
-        VersionRecord,
-        (
-            ecs_id,
-            ecs_id,
-            cls,
-            info.plain_getter(data),
-            None,
-            (),
-            ecs_id,
-            None,
-            (),
-            created_at,
-            None,
-            dict.fromkeys(info.data_fields),
-            None,
-            None,
-            (),
-            (),
-            None,
-            None,
-            None,
-            False,
-        ),
+    return new_record(
+        ecs_id=ecs_id,
+        lineage_id=ecs_id,
+        cls=cls,
+        plain=info.plain_getter(data),
+        root_ecs_id=ecs_id,
+        created_at=created_at,
+        attribute_source=dict.fromkeys(info.data_fields),
     )
 
 
@@ -244,31 +332,22 @@ def leaf_record(e: Entity) -> VersionRecord:
         if kids:
             msg = f"leaf_record() called on {type(e).__name__}, which holds child entities"
             raise ValueError(msg)
-    return _tuple_new(
-        VersionRecord,
-        (
-            d["ecs_id"],
-            d["lineage_id"],
-            type(e),
-            plain,
-            templates,
-            (),
-            d["ecs_id"],
-            d["previous_ecs_id"],
-            tuple(d["old_ids"]),
-            d["created_at"],
-            d["forked_at"],
-            snapshot_value(d["attribute_source"]),
-            d["derived_from_function"],
-            d["derived_from_execution_id"],
-            tuple(d["function_input_entities"]),
-            tuple(d["sibling_output_entities"]),
-            d["output_index"],
-            None,
-            None,
-            False,
-        ),
+    return new_record(
+        ecs_id=d["ecs_id"],
+        lineage_id=d["lineage_id"],
+        cls=type(e),
+        plain=plain,
+        templates=templates,
+        root_ecs_id=d["ecs_id"],
+        previous_ecs_id=d["previous_ecs_id"],
+        old_ids=tuple(d["old_ids"]),
+        created_at=d["created_at"],
+        forked_at=d["forked_at"],
+        attribute_source=snapshot_value(d["attribute_source"]),
+        derived_from_function=d["derived_from_function"],
+        derived_from_execution_id=d["derived_from_execution_id"],
+        function_input_entities=tuple(d["function_input_entities"]),
+        sibling_output_entities=tuple(d["sibling_output_entities"]),
+        output_index=d["output_index"],
     )
 
-
-_tuple_new = tuple.__new__

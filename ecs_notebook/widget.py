@@ -12,18 +12,38 @@ import traitlets
 
 from ._ids import short
 from .callable_registry import CallableRegistry
-from .details import node_details
 from .entity import Entity
 from .execution import FunctionExecution
+from .lineage.details import node_details
+from .lineage.explorer import FilterChoices, ViewWatch, explorer_payload
 from .lineage.export import to_html as export_html
-from .lineage.graph import default_graph
-from .lineage.payload import build_payload, mark_stale, selection_ids
-from .lineage.queries import downstream, resolve_id
+from .lineage.queries import resolve_id
 from .lineage.text import payload_heading, payload_tree
 from .registry import EntityRegistry
 
 STATIC = Path(__file__).parent / "static"
 DIRECTIONS = ("up", "down", "both")
+
+
+class _Bundle:
+    """A file of the built front end, given to anywidget as its text, read on first use.
+
+    Not as a path: anywidget wraps a path in a file watcher whose change signal holds every widget
+    made from it, so no explorer could ever be garbage-collected. On the class (where anywidget
+    looks for paths) this is the descriptor itself; ``str()`` of it is the text.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.path = STATIC / name
+        self._text: str | None = None
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        return self if obj is None else str(self)
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = self.path.read_text(encoding="utf-8")
+        return self._text
 
 
 class LineageExplorer(anywidget.AnyWidget):
@@ -35,8 +55,8 @@ class LineageExplorer(anywidget.AnyWidget):
     ``error`` (and in red in the widget).
     """
 
-    _esm = STATIC / "explorer.js"
-    _css = STATIC / "explorer.css"
+    _esm = _Bundle("explorer.js")
+    _css = _Bundle("explorer.css")
 
     graph = traitlets.Dict().tag(sync=True)
     selected = traitlets.Unicode("").tag(sync=True)
@@ -59,19 +79,19 @@ class LineageExplorer(anywidget.AnyWidget):
             msg = f"direction must be 'up', 'down' or 'both', not {direction!r}"
             raise ValueError(msg)
         # Built before the widget exists: a bad target raises here, where the caller sees it.
-        graph = _payload(focus, depth, direction, kwargs.get("filters") or {}, kwargs.get("expand") or [])
+        graph = explorer_payload(focus, depth, direction, kwargs.get("filters") or {}, kwargs.get("expand") or [])
         super().__init__(focus=focus, depth=depth, direction=direction, graph=graph, **kwargs)
         #: Where the "export HTML" button writes (None: ``lineage-<focus>.html`` in the working directory).
         self.export_path: str | Path | None = None
-        self._options_scan = _OptionsScan()
-        self._view_ids: tuple[dict[str, Any], set[str]] | None = None  # (graph, the ids it selects)
+        self._choices = FilterChoices()
+        self._watch = ViewWatch()
         self._update_options()
         if self.selected:
             self._guarded(self._show_details, f"selecting {self.selected!r}")
         self.observe(self._on_view, names=["focus", "depth", "direction", "filters", "expand"])
         self.observe(self._on_selected, names=["selected"])
         self.observe(self._on_export, names=["export_request"])
-        self._unsubscribe: Callable[[], None] | None = CallableRegistry.on_execution(_hook(self))
+        self._unsubscribe: Callable[[], None] | None = _follow_executions(self)
 
     # -- Python API --------------------------------------------------------------------------
 
@@ -153,7 +173,7 @@ class LineageExplorer(anywidget.AnyWidget):
     def _on_execution(self, execution: FunctionExecution, outputs: list[Entity]) -> None:
         def refresh() -> None:
             ok = "ok" if execution.succeeded else f"failed: {execution.error_type}"
-            if self._changes_view(execution, outputs):
+            if self._watch.changes(self.graph, self.focus, self.depth, self.direction, self.filters, execution, outputs):
                 self._rebuild()
                 self.status = f"updated after {execution.function_name}() ({ok})"
             else:
@@ -161,38 +181,6 @@ class LineageExplorer(anywidget.AnyWidget):
                 self.status = f"{execution.function_name}() ({ok}) recorded outside this view"
 
         self._guarded(refresh, f"refreshing after {execution.function_name}()")
-
-    def _changes_view(self, execution: FunctionExecution, outputs: list[Entity]) -> bool:
-        """Whether a new execution can change ``graph``; False skips the rebuild (large sessions).
-
-        A focused view selects every node within ``depth`` (drawn, or counted in an aggregate): a
-        new execution joins it only through an old node it touches (an input, an output's previous
-        version or borrowed source), and makes selected nodes stale only if they derive from an
-        output's previous version. Anything else (the whole session, filters) rebuilds.
-        """
-        graph = self.graph
-        if not self.focus or any(self.filters.values()):
-            return True
-        view = self._view_ids
-        if view is None or view[0] is not graph:
-            # Past the node budget some selected nodes sit in "+N more" aggregates: use the selection.
-            if graph.get("aggregated"):
-                ids = selection_ids(self.focus, self.depth, self.direction)
-            else:
-                ids = {n["id"] for n in graph.get("nodes", ())}
-            view = self._view_ids = (graph, ids)
-        ids = view[1]
-        touched = [execution.input_entity_id, *execution.input_entity_ids]
-        previous = []
-        for o in outputs:
-            touched.append(o.ecs_id)
-            if o.previous_ecs_id is not None:
-                previous.append(o.previous_ecs_id)
-            touched.extend(_source_ids(o.attribute_source))
-        touched.extend(previous)
-        if any(str(t) in ids for t in touched if t is not None):
-            return True
-        return any(not ids.isdisjoint(downstream(p)) for p in previous if EntityRegistry.has(p))
 
     def _guarded(self, action: Any, doing: str) -> None:
         """Run an observer's work; a failure goes to ``error`` (shown in the widget), not to a log."""
@@ -206,7 +194,7 @@ class LineageExplorer(anywidget.AnyWidget):
     # -- building ----------------------------------------------------------------------------
 
     def _rebuild(self) -> None:
-        payload = _payload(self.focus, self.depth, self.direction, self.filters, self.expand)
+        payload = explorer_payload(self.focus, self.depth, self.direction, self.filters, self.expand)
         with self.hold_sync():
             self.graph = payload
             self._update_options()
@@ -217,78 +205,26 @@ class LineageExplorer(anywidget.AnyWidget):
         self.details = node_details(self.selected, self.graph)
 
     def _update_options(self) -> None:
-        """Entity types and function names for the filters, read incrementally from the graph's node attributes."""
-        g = default_graph()
-        g._ensure_loaded()
-        attrs = g._attrs  # one dict per node, in insertion order (no networkx view needed)
-        scan = self._options_scan
-        if scan.attrs is not attrs:  # first use, or the graph was reset (another store)
-            scan = self._options_scan = _OptionsScan(attrs)
-        pending, scan.pending = scan.pending, []
-        for i in [*pending, *range(scan.done, len(attrs))]:
-            a = attrs[i]
-            if a.get("kind") == "execution":
-                scan.functions.add(str(a.get("function_name")))
-            elif a.get("type"):
-                scan.types.add(str(a["type"]))
-            else:
-                scan.pending.append(i)  # an entity seen before its own record: look again next time
-        scan.done = len(attrs)
-        options = {"types": sorted(scan.types), "functions": sorted(scan.functions)}
+        options = self._choices.update()
         if options != self.filter_options:
             self.filter_options = options
 
 
-class _OptionsScan:
-    """How far the filter choices have read the graph's node attributes."""
+def _follow_executions(widget: LineageExplorer) -> Callable[[], None]:
+    """Subscribe ``widget`` to executions without keeping it alive; returns the unsubscribe function.
 
-    def __init__(self, attrs: list[dict[str, Any]] | None = None) -> None:
-        self.attrs = attrs
-        self.done = 0
-        self.pending: list[int] = []
-        self.types: set[str] = set()
-        self.functions: set[str] = set()
-
-
-def _payload(focus: str, depth: int | None, direction: str, filters: dict[str, Any], expand: list[str]) -> dict[str, Any]:
-    # The focus goes in ``expand`` too: past the node budget, build_payload ranks nodes at the same
-    # distance by id, so the focus itself could otherwise end up inside a "+N more" aggregate.
-    forced = [*expand, focus] if focus else list(expand)
-    payload = build_payload(
-        focus or None,
-        depth,
-        direction,
-        types=list(filters.get("types") or ()) or None,
-        functions=list(filters.get("functions") or ()) or None,
-        expand=forced or None,
-    )
-    mark_stale(payload)
-    return payload
-
-
-def _source_ids(source: dict[str, Any]) -> list[Any]:
-    """The ids an attribute_source names (values may be ids, lists or dicts of ids, or None)."""
-    out: list[Any] = []
-    for v in source.values():
-        if isinstance(v, list):
-            out.extend(v)
-        elif isinstance(v, dict):
-            out.extend(v.values())
-        else:
-            out.append(v)
-    return out
-
-
-def _hook(widget: LineageExplorer) -> Any:
-    """An on_execution callback that does not keep the widget alive (a widget never closed still goes away)."""
-    ref = weakref.ref(widget)
+    The hook holds a weak reference: a widget nobody holds any more (ipywidgets included) is
+    garbage-collected, and its hook unsubscribes itself then.
+    """
 
     def on_execution(execution: FunctionExecution, outputs: list[Entity]) -> None:
         w = ref()
         if w is not None:
             w._on_execution(execution, outputs)
 
-    return on_execution
+    unsubscribe = CallableRegistry.on_execution(on_execution)
+    ref = weakref.ref(widget, lambda _: unsubscribe())
+    return unsubscribe
 
 
 def show_lineage(x: Any = None, depth: int | None = 2, direction: str = "both") -> LineageExplorer:

@@ -13,6 +13,10 @@ from ecs_notebook.testing import fresh_state
 
 pytest_plugins = ["pytester"]
 
+# Scripts run as subprocesses or by hand, not test modules: --doctest-modules must not import them
+# (make_store_0_1_0.py writes a store when imported).
+collect_ignore = ["data"]
+
 # ``tests/models.py`` holds the shared entity classes; make it importable as ``models`` whatever the
 # rootdir or import mode.
 sys.path.insert(0, str(Path(__file__).parent))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from models import Course, Leaf, Middle, Student, Top, all_entities, dump, make_student, make_top
+from models import Course, Leaf, Middle, Student, Top, all_entities, dump, make_full_student, make_top
 
 from ecs_notebook import (
     AddressError,
@@ -56,7 +56,7 @@ def test_get_follows_fields_indices_and_keys(top, path, expected):
 
 
 def test_get_student_paths():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     assert get(f"@{s.ecs_id}.courses.0.name") == "Algebra"
     assert get(f"@{s.ecs_id}.scores.math") == 1.0
@@ -185,7 +185,7 @@ def test_put_sets_values_at_any_depth(top, path, value):
 
 
 def test_put_applies_to_the_latest_version_of_the_lineage():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     first = s.ecs_id
     s.gpa = 2.0
@@ -197,7 +197,7 @@ def test_put_applies_to_the_latest_version_of_the_lineage():
 
 
 def test_put_an_entity_value():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     new = put(f"@{s.ecs_id}.advisor", Course(name="New advisor"))
     assert get(f"@{new}.advisor.name") == "New advisor"
@@ -205,7 +205,7 @@ def test_put_an_entity_value():
 
 
 def test_put_marks_the_value_as_literal():
-    source = make_student()
+    source = make_full_student()
     source.promote_to_root()
     s = Student(name="x")
     s.borrow_attribute_from(source, "name", "name")
@@ -234,7 +234,7 @@ def test_put_bad_address_records_nothing(top, registry_state, address, error):
 
 
 def test_put_invalid_value_raises_input_validation_error_and_records_nothing(registry_state):
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     before = registry_state(s.lineage_id)
     with pytest.raises(InputValidationError, match="gpa"):
@@ -374,7 +374,7 @@ def test_composite_from_literals_has_no_sources():
 
 
 def test_composite_from_addresses_records_the_source_versions():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     c = create_composite_entity(
         Student,
@@ -397,7 +397,7 @@ def test_composite_from_addresses_records_the_source_versions():
 
 
 def test_composite_from_entities_copies_them_and_records_their_versions():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     extra = Course(name="Unregistered")
     c = create_composite_entity(Student, {"name": "Mix", "advisor": s.advisor, "courses": [s.courses[1], extra]})
@@ -411,7 +411,7 @@ def test_composite_from_entities_copies_them_and_records_their_versions():
 
 
 def test_composite_mixing_addresses_and_entities_in_a_list():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     c = create_composite_entity(Student, {"name": "m", "courses": [f"@{s.ecs_id}.courses.0", s.courses[1]]})
     assert [x.name for x in c.courses] == ["Algebra", "Biology"]
@@ -433,7 +433,7 @@ def test_composite_with_invalid_values_raises_and_records_nothing(registry_state
 
 
 def test_composite_from_bad_address_raises(registry_state):
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     before = registry_state(s.lineage_id)
     with pytest.raises(AddressError):
@@ -460,7 +460,7 @@ def test_borrowed_leaf_source_is_its_own_version():
 
 
 def test_composite_source_of_an_edited_entity_holds_the_borrowed_value():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     s.advisor.name = "edited, not yet versioned"
     c = create_composite_entity(Student, {"name": "c", "advisor": s.advisor})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from exec_models import Recorder, Report, Student, in_loop, registered_student, state_of
+from models import Recorder, Report, Student, in_loop, registered_student, state_of
 
 from ecs_notebook import CallableRegistry, EntityRegistry, ExecutionSemantics
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from store_models import Holder, Item, register_functions, sqlite_url
+from models import Holder, Item, register_functions, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import (

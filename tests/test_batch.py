@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from store_models import Item, make_student, register_functions, run_script, sqlite_url
+from models import Item, make_student, register_functions, run_script, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import CallableRegistry, EntityRegistry, StoreError, get
@@ -149,7 +149,7 @@ WRITE_ONE = """
     import json, sys
     import ecs_notebook
     from ecs_notebook import EntityRegistry
-    from store_models import Item
+    from models import Item
 
     ecs_notebook.connect(sys.argv[1])
     item = Item(name="from-child")
@@ -162,7 +162,7 @@ WRITE_WHILE_THE_BATCH_RUNS = """
     import json, sys, time
     from pathlib import Path
     import ecs_notebook
-    from store_models import Item
+    from models import Item
 
     url, in_block, done = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     ecs_notebook.connect(url)
@@ -186,7 +186,7 @@ def test_another_writer_is_not_blocked_while_user_code_runs_in_a_batch(url, tmp_
     import sys
     import time
 
-    from store_models import child_env, script_path
+    from models import child_env, script_path
 
     item = Item(name="a")
     item.promote_to_root()

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from exec_models import (
+from models import (
     Box,
     Course,
     Item,

@@ -8,8 +8,8 @@ import sys
 import uuid
 
 import pytest
+from models import Holder, child_env, make_student, register_functions, sqlite_url
 from pydantic import create_model
-from store_models import Holder, child_env, make_student, register_functions, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import CallableRegistry, Entity, EntityRegistry
@@ -120,8 +120,8 @@ def test_show_prints_the_addressed_value(recorded, tmp_path, capsys):
     assert run_inline(capsys, "show", f"@{recorded['v2']}.courses.1.credits", store=url).stdout.strip() == "4"
     whole = run_cli(tmp_path, "show", f"@{recorded['v2'].upper()}", store=url)
     assert whole.returncode == 0, whole.stderr
-    assert "store_models:Student" in whole.stdout and "Grace" in whole.stdout, "the store imports nothing"
-    typed = run_cli(tmp_path, "--import", "store_models", "show", f"@{recorded['v2'].upper()}", store=url)
+    assert "models:Student" in whole.stdout and "Grace" in whole.stdout, "the store imports nothing"
+    typed = run_cli(tmp_path, "--import", "models", "show", f"@{recorded['v2'].upper()}", store=url)
     assert typed.returncode == 0, typed.stderr
     lines = typed.stdout.splitlines()
     assert lines[0] == f"Student Grace v2  @{recorded['v2']}", "--import defines the classes: a heading with label and full id"
@@ -163,7 +163,7 @@ def test_export_json_writes_every_version(recorded, exported):
     versions = {v["ecs_id"]: v for v in doc["versions"]}
     assert len(versions) == recorded["versions"]
     v1, v2 = versions[recorded["v1"]], versions[recorded["v2"]]
-    assert v1["type"] == "store_models:Student"
+    assert v1["type"] == "models:Student"
     assert v1["data"]["name"] == "Ada" and v2["data"]["name"] == "Grace"
     assert v2["previous_ecs_id"] == recorded["v1"]
     assert len(v1["children"]) == 2

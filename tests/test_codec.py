@@ -22,8 +22,8 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from models import Holder, sqlite_url
 from pydantic import BaseModel, ConfigDict, create_model
-from store_models import Holder, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import Entity, EntityRegistry, get

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from lineage_models import Course, Sample, Shelf, library, sample, student
+from models import Course, Sample, Shelf, library, sample, student
 
 from ecs_notebook import Entity, EntityNotFoundError, EntityRegistry, diff
 

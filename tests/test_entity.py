@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 
 import pytest
-from models import Course, Item, Leaf, Middle, Node, Student, Top, all_entities, make_student, make_top
+from models import Course, Item, Leaf, Middle, Node, Student, Top, all_entities, make_full_student, make_top
 
 from ecs_notebook import (
     ContainerEntity,
@@ -60,7 +60,7 @@ def test_other_metadata_defaults():
 
 
 def test_registered_ids_stay_uuids():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     s.courses[0].credits = 9
     EntityRegistry.version_entity(s)
@@ -95,7 +95,7 @@ COPIES = [
 
 @pytest.mark.parametrize("make_copy", COPIES)
 def test_copy_gets_a_new_live_id_and_keeps_version(make_copy):
-    s = make_student()
+    s = make_full_student()
     clone = make_copy(s)
     assert clone is not s
     assert clone.live_id != s.live_id
@@ -134,7 +134,7 @@ def test_shallow_copy_does_not_share_version_history_or_provenance(make_copy):
 
 
 def test_deep_copy_does_not_share_data_with_original():
-    s = make_student()
+    s = make_full_student()
     clone = copy.deepcopy(s)
     clone.courses[0].name = "changed"
     clone.scores["math"] = 0.0
@@ -150,7 +150,7 @@ def test_unregistered_entity_is_not_a_root():
 
 
 def test_promote_to_root_registers_the_tree():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     assert s.is_root_entity()
     assert s.ecs_id in EntityRegistry
@@ -219,7 +219,7 @@ def test_root_ids_follow_the_root_after_versioning():
 
 
 def test_promote_to_root_twice_records_nothing_new():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     before = (s.ecs_id, len(EntityRegistry))
     s.promote_to_root()
@@ -227,7 +227,7 @@ def test_promote_to_root_twice_records_nothing_new():
 
 
 def test_promote_to_root_of_a_registered_child_detaches_it():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     advisor = s.advisor
     old = advisor.ecs_id
@@ -243,7 +243,7 @@ def test_promote_to_root_of_a_registered_child_detaches_it():
 
 
 def test_detach_makes_the_child_its_own_root_as_a_new_version():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     first_root = s.ecs_id
     child = s.courses.pop(0)
@@ -281,7 +281,7 @@ def test_detach_keeps_the_childs_own_subtree():
 
 
 def test_detach_of_a_root_changes_nothing():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     before = (s.ecs_id, len(EntityRegistry))
     s.detach()
@@ -382,7 +382,7 @@ def test_get_tree_holds_every_entity_by_ecs_id():
 
 
 def test_attribute_source_defaults_by_field_kind():
-    s = make_student()
+    s = make_full_student()
     assert s.attribute_source == {
         "name": None,
         "gpa": None,
@@ -407,7 +407,7 @@ def test_attribute_source_for_empty_containers():
 
 
 def test_borrow_scalar_records_the_source_version():
-    source = make_student()
+    source = make_full_student()
     source.promote_to_root()
     target = Student(name="T")
     target.borrow_attribute_from(source, "gpa", "gpa")
@@ -417,7 +417,7 @@ def test_borrow_scalar_records_the_source_version():
 
 
 def test_borrow_list_of_entities_deep_copies_and_records_one_source_per_item():
-    source = make_student()
+    source = make_full_student()
     source.promote_to_root()
     target = Student(name="T")
     target.borrow_attribute_from(source, "courses", "courses")
@@ -430,7 +430,7 @@ def test_borrow_list_of_entities_deep_copies_and_records_one_source_per_item():
 
 
 def test_borrow_dict_deep_copies_and_records_a_source_per_key():
-    source = make_student()
+    source = make_full_student()
     source.promote_to_root()
     target = Student(name="T")
     target.borrow_attribute_from(source, "scores", "scores")
@@ -441,7 +441,7 @@ def test_borrow_dict_deep_copies_and_records_a_source_per_key():
 
 
 def test_borrow_plain_list_is_a_copy():
-    source = make_student()
+    source = make_full_student()
     target = Student(name="T")
     target.borrow_attribute_from(source, "tags", "tags")
     target.tags.append("new")
@@ -455,7 +455,7 @@ def test_borrow_plain_list_is_a_copy():
     ids=["missing-source-field", "missing-target-field"],
 )
 def test_borrow_unknown_field_raises_and_changes_nothing(source_field, target_field, missing):
-    source = make_student()
+    source = make_full_student()
     target = Student(name="T")
     with pytest.raises(AttributeError, match=missing):
         target.borrow_attribute_from(source, source_field, target_field)
@@ -464,7 +464,7 @@ def test_borrow_unknown_field_raises_and_changes_nothing(source_field, target_fi
 
 
 def test_borrow_into_a_registered_tree_is_recorded_on_version():
-    source = make_student()
+    source = make_full_student()
     source.promote_to_root()
     target = Student(name="T")
     target.promote_to_root()
@@ -476,7 +476,7 @@ def test_borrow_into_a_registered_tree_is_recorded_on_version():
 
 
 def test_borrow_from_address_records_the_holding_version():
-    source = make_student()
+    source = make_full_student()
     source.promote_to_root()
     target = Student(name="T")
     target.borrow_from_address(f"@{source.ecs_id}.courses.1.name", "name")
@@ -485,7 +485,7 @@ def test_borrow_from_address_records_the_holding_version():
 
 
 def test_borrow_from_address_of_a_list_gives_copies_and_a_source_per_item():
-    source = make_student()
+    source = make_full_student()
     source.promote_to_root()
     target = Student(name="T")
     target.borrow_from_address(f"@{source.ecs_id}.courses", "courses")
@@ -495,7 +495,7 @@ def test_borrow_from_address_of_a_list_gives_copies_and_a_source_per_item():
 
 
 def test_borrow_from_an_old_address_gives_the_old_value():
-    source = make_student()
+    source = make_full_student()
     source.promote_to_root()
     first = source.ecs_id
     source.scores["math"] = 4.0

@@ -16,8 +16,10 @@ from ecs_notebook import (
     ExecutionTimeoutError,
     FunctionNotFoundError,
     InputValidationError,
+    OutputValidationError,
     RegistrationError,
     StoreError,
+    ValueNotStoredError,
     get,
 )
 
@@ -29,6 +31,8 @@ HIERARCHY = [
     (InputValidationError, ValueError),
     (StoreError, RuntimeError),
     (ExecutionTimeoutError, TimeoutError),
+    (OutputValidationError, ValueError),
+    (ValueNotStoredError, LookupError),
 ]
 
 
@@ -51,6 +55,38 @@ def test_ecs_error_is_a_plain_exception():
 def test_errors_are_exported_at_top_level(cls, builtin):
     assert getattr(ecs_notebook, cls.__name__) is cls
     assert cls.__name__ in ecs_notebook.__all__
+
+
+def _ecs_error_classes() -> dict[str, type]:
+    """Every EcsError subclass defined in any module of the package (each module imported)."""
+    import importlib
+    import pkgutil
+
+    found: dict[str, type] = {}
+    for info in pkgutil.walk_packages(ecs_notebook.__path__, "ecs_notebook."):
+        module = importlib.import_module(info.name)
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, EcsError) and value.__module__ == info.name:
+                found[f"{info.name}.{value.__qualname__}"] = value
+    return found
+
+
+def test_every_ecs_error_in_the_package_is_exported_and_in_the_hierarchy_table():
+    classes = _ecs_error_classes()
+    assert "ecs_notebook.errors.ValueNotStoredError" in classes  # the walk sees the package
+    not_exported = sorted(path for path, cls in classes.items() if getattr(ecs_notebook, cls.__name__, None) is not cls)
+    assert not_exported == []
+    assert not [path for path, cls in classes.items() if cls.__name__ not in ecs_notebook.__all__]
+    assert {cls for cls in classes.values() if cls is not EcsError} == {cls for cls, _ in HIERARCHY}
+
+
+def test_the_tree_at_the_top_of_errors_names_every_class():
+    from ecs_notebook import errors
+
+    tree = errors.__doc__ or ""
+    for cls, builtin in HIERARCHY:
+        line = next((ln for ln in tree.splitlines() if f" {cls.__name__} " in ln), "")
+        assert f"({builtin.__name__})" in line, cls.__name__
 
 
 def test_entity_not_found_message_is_not_quoted_like_a_key_error():

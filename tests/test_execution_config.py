@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from exec_models import Recorder, Report, Student, registered_student
+from models import Recorder, Report, Student, registered_student
 from pydantic import ValidationError
 
 from ecs_notebook import (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
-from lineage_models import BUILDERS, Course, register_all, sample
+from models import BUILDERS, Course, register_all, sample
 
 from ecs_notebook import CallableRegistry, EntityRegistry, lineage_graph, upstream
 from ecs_notebook.lineage.export import to_html, to_json

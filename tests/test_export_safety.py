@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from ipython_shell import interactive_shell, one_line_usage_error, run
-from store_models import Item, child_env, register_functions, sqlite_url
+from models import Item, child_env, register_functions, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import CallableRegistry, EntityRegistry, StoreError

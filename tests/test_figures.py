@@ -21,7 +21,7 @@ from ipython_shell import interactive_shell, run
 from pg_support import fresh_schema
 
 from ecs_notebook import EntityRegistry, StoreError, connect, get, ref
-from ecs_notebook.details import MAX_IMAGE_BYTES, PNG_SIGNATURE, node_details
+from ecs_notebook.lineage.details import MAX_IMAGE_BYTES, PNG_SIGNATURE, node_details
 from ecs_notebook.lineage.page import page_data
 from ecs_notebook.values.codecs import PngImage, part_key
 from ecs_notebook.variable import StoredValue, Variable
@@ -84,7 +84,7 @@ def test_a_recorded_figure_reads_back_as_its_png_and_shows_in_the_details(tmp_pa
         f"""
         import base64, json
         from ecs_notebook import connect, get
-        from ecs_notebook.details import node_details
+        from ecs_notebook.lineage.details import node_details
         connect({store_url!r})
         image = get("@{eid}.value")
         d = node_details("{eid}")

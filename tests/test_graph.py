@@ -10,7 +10,7 @@ import networkx as nx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lineage_models import (
+from models import (
     BUILDERS,
     PYTHON,
     Report,
@@ -478,7 +478,7 @@ _CHILD = textwrap.dedent(
     """
     import json, sys
     import ecs_notebook
-    import lineage_models  # the user's classes (a store never imports them itself)
+    import models  # the user's classes (a store never imports them itself)
     from ecs_notebook import lineage_graph
     ecs_notebook.connect(sys.argv[1])
     g = lineage_graph()
@@ -583,3 +583,32 @@ def test_graph_follows_records_inside_a_batch(tmp_path):
         r = CallableRegistry.execute("report", a=a)
         assert str(r.ecs_id) in lineage_graph(), "records are in the graph before the batch commits"
     assert lineage_graph().number_of_nodes() == 3
+
+
+def test_the_read_api_answers_what_the_networkx_view_shows():
+    """LineageTopology: the same nodes, kinds, edges (with borrowed fields) and attributes as lineage_graph()."""
+    from ecs_notebook.lineage.graph import EDGE_KINDS, ENTITY, EXECUTION, LineageTopology
+
+    names = BUILDERS["borrows"]()
+    g: LineageTopology = default_graph()
+    view = lineage_graph()
+    assert len(g) == view.number_of_nodes() and list(g.names()) == [str(i) for i in g.ids]
+    edges = set()
+    for i, nid in enumerate(g.names()):
+        assert g.kind(i) == g.kinds[i] == (EXECUTION if view.nodes[nid]["kind"] == "execution" else ENTITY)
+        assert g.attrs(i) == view.nodes[nid]
+        assert g.record(i) is g.records[i] and g.record(i).ecs_id == g.ids[i]
+        assert g.index_of(g.ids[i]) == i
+        assert list(g.out_edges(i)) == list(g.out_adjacency[i])
+        for j, k in g.out_edges(i):
+            assert (i, k) in g.in_edges(j)
+            edges.add((nid, g.names()[j], EDGE_KINDS[k], ",".join(g.borrow_fields(i, j)) if EDGE_KINDS[k] == "borrow" else None))
+    assert edges == {(a, b, d["kind"], d.get("field")) for a, b, d in view.edges(data=True)}
+    src, tgt = g.index_of(uuid_of(names["src"])), g.index_of(uuid_of(names["tgt"]))
+    assert list(g.borrow_fields(src, tgt)) == ["label"] and list(g.borrow_fields(tgt, src)) == []
+
+
+def uuid_of(eid: str):
+    import uuid
+
+    return uuid.UUID(eid)

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from models import child_env, sqlite_url
 from pg_support import fresh_schema
-from store_models import child_env, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import Entity, EntityRegistry, StoreError, get

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from exec_models import Box, Course, Item, Recorder, Report, Student, make_student, registered_student, state_of
+from models import Box, Course, Item, Recorder, Report, Student, make_student, registered_student, state_of
 
 from ecs_notebook import (
     CallableRegistry,

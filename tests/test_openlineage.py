@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from uuid import UUID
 
 import pytest
+from models import Item, Report, Student, make_student, register_functions, sqlite_url
 from pg_support import fresh_schema
-from store_models import Item, Report, Student, make_student, register_functions, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import CallableRegistry, EntityRegistry, ExecutionSemantics

@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from lineage_models import BUILDERS, build_tree, register_all, sample
+from models import BUILDERS, build_tree, register_all, sample
 
 from ecs_notebook import CallableRegistry, EntityNotFoundError, EntityRegistry, downstream, lineage_graph, upstream
 from ecs_notebook.lineage.payload import DEFAULT_BUDGET, X_STEP, build_payload

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from lineage_models import BUILDERS, Report, build_tree, register_all, sample, student
+from models import BUILDERS, Report, build_tree, register_all, sample, student
 
 from ecs_notebook import (
     AddressError,

@@ -17,7 +17,7 @@ from models import (
     Top,
     all_entities,
     dump,
-    make_student,
+    make_full_student,
     make_top,
     with_ancestors,
 )
@@ -215,7 +215,7 @@ TOP_EDITS = [
     _move_between_parents,
 ]
 
-CASES = [pytest.param(make_student, f, id=f"student-{f.__name__[1:]}") for f in STUDENT_EDITS] + [
+CASES = [pytest.param(make_full_student, f, id=f"student-{f.__name__[1:]}") for f in STUDENT_EDITS] + [
     pytest.param(make_top, f, id=f"top-{f.__name__[1:]}") for f in TOP_EDITS
 ]
 
@@ -288,7 +288,7 @@ def test_unchanged_tree_records_nothing():
     ],
 )
 def test_edit_back_to_the_same_value_records_nothing(edit):
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     version, before = s.ecs_id, len(EntityRegistry)
     edit(s)
@@ -320,7 +320,7 @@ def test_untouched_siblings_share_their_versions_between_tree_versions():
 
 
 def test_versions_chain_through_previous_and_old_ids():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     versions = [s.ecs_id]
     for gpa in (1.0, 2.0, 3.0):
@@ -337,7 +337,7 @@ def test_versions_chain_through_previous_and_old_ids():
 
 
 def test_copy_with_the_same_version_id_becomes_its_own_version():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     s.courses.append(s.courses[0].model_copy(deep=True))  # same ecs_id as courses[0]
     assert EntityRegistry.version_entity(s)
@@ -362,7 +362,7 @@ def test_get_returns_a_copy_with_fresh_live_ids():
 
 
 def test_get_of_a_child_version_is_a_copy_that_is_not_a_root():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     child = EntityRegistry.get(s.courses[1].ecs_id)
     assert child.name == "Biology"
@@ -372,7 +372,7 @@ def test_get_of_a_child_version_is_a_copy_that_is_not_a_root():
 
 
 def test_get_accepts_string_ids():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     assert EntityRegistry.get(str(s.ecs_id)).name == "Ada"
     assert EntityRegistry.get(str(s.ecs_id).upper()).name == "Ada"
@@ -420,7 +420,7 @@ def test_editing_the_original_after_registering_never_changes_the_recorded_versi
 
 
 def test_get_stored_tree_is_a_tree_of_fresh_copies():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     tree = EntityRegistry.get_stored_tree(s.ecs_id)
     assert set(tree.nodes) == {e.ecs_id for e in all_entities(s)}
@@ -429,7 +429,7 @@ def test_get_stored_tree_is_a_tree_of_fresh_copies():
 
 
 def test_get_stored_entity_gives_a_child_as_recorded_in_that_tree_version():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     first, course_v1 = s.ecs_id, s.courses[0].ecs_id
     s.courses[0].credits = 5
@@ -448,7 +448,7 @@ def test_get_stored_entity_gives_a_child_as_recorded_in_that_tree_version():
 
 
 def test_get_stored_entity_refuses_a_version_outside_the_tree():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     other = Course(name="other")
     other.promote_to_root()
@@ -474,7 +474,7 @@ def test_history_is_oldest_first_and_every_version_is_retrievable():
 
 
 def test_history_of_a_child_lineage_lists_only_its_own_versions():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     v1 = s.advisor.ecs_id
     s.name = "root only"
@@ -493,7 +493,7 @@ def test_history_returns_a_copy():
 
 
 def test_ids_by_type():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     assert EntityRegistry.ids_by_type(Student) == [s.ecs_id]
     assert set(EntityRegistry.ids_by_type(Course)) == {c.ecs_id for c in [*s.courses, s.advisor]}
@@ -506,7 +506,7 @@ def test_ids_by_type():
 
 
 def test_lineage_lookups():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     first = s.ecs_id
     s.gpa = 1.0
@@ -527,7 +527,7 @@ def test_lineage_lookups():
 
 
 def test_lineages_are_uuids():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     assert set(EntityRegistry.lineages()) == {e.lineage_id for e in all_entities(s)}
 
@@ -553,7 +553,7 @@ def test_unknown_ids_raise_entity_not_found(call):
 
 
 def test_repr_counts_versions_and_lineages():
-    make_student().promote_to_root()
+    make_full_student().promote_to_root()
     r = repr(EntityRegistry)
     assert r.startswith("<EntityRegistry")
     assert "4 versions in 4 lineages" in r
@@ -565,7 +565,7 @@ def test_repr_counts_versions_and_lineages():
 def test_subscribers_receive_the_new_records_of_each_version():
     batches = []
     unsubscribe = EntityRegistry.subscribe(batches.append)
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     s.courses[0].credits = 1
     EntityRegistry.version_entity(s)
@@ -642,7 +642,7 @@ def test_cycle_before_registration_raises_and_records_nothing(registry_state):
 
 
 def test_same_object_twice_in_one_tree_raises_and_records_nothing(registry_state):
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     before = registry_state(s.lineage_id)
     s.courses.append(s.courses[0])
@@ -660,7 +660,7 @@ def test_same_object_twice_in_a_new_tree_raises_and_records_nothing(registry_sta
 
 
 def test_same_object_in_two_registered_trees_raises_and_records_nothing(registry_state):
-    first = make_student()
+    first = make_full_student()
     first.promote_to_root()
     second = Student(name="Bob")
     second.promote_to_root()
@@ -673,7 +673,7 @@ def test_same_object_in_two_registered_trees_raises_and_records_nothing(registry
 
 
 def test_same_object_in_a_new_tree_raises_and_records_nothing(registry_state):
-    first = make_student()
+    first = make_full_student()
     first.promote_to_root()
     before = registry_state(first.lineage_id)
     with pytest.raises(RegistrationError, match="already belongs"):
@@ -682,7 +682,7 @@ def test_same_object_in_a_new_tree_raises_and_records_nothing(registry_state):
 
 
 def test_a_deep_copy_of_a_member_may_join_another_tree():
-    first = make_student()
+    first = make_full_student()
     first.promote_to_root()
     second = Student(name="Bob", advisor=first.advisor.model_copy(deep=True))
     second.promote_to_root()
@@ -709,7 +709,7 @@ def test_non_entity_raises_registration_error(registry_state, call, value):
 def test_versioning_an_unregistered_entity_raises_not_found(registry_state):
     before = registry_state()
     with pytest.raises(EntityNotFoundError, match="promote_to_root"):
-        EntityRegistry.version_entity(make_student())
+        EntityRegistry.version_entity(make_full_student())
     assert registry_state() == before
 
 
@@ -725,7 +725,7 @@ def test_versioning_a_child_directly_raises_and_records_nothing(registry_state):
 
 
 def test_failed_version_after_a_real_edit_keeps_the_edit_pending(registry_state):
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     before = registry_state(s.lineage_id)
     s.gpa = 1.5
@@ -739,7 +739,7 @@ def test_failed_version_after_a_real_edit_keeps_the_edit_pending(registry_state)
 
 
 def test_many_roots_are_independent():
-    a, b = make_student(), make_top()
+    a, b = make_full_student(), make_top()
     a.promote_to_root()
     b.promote_to_root()
     b_version = b.ecs_id
@@ -750,7 +750,7 @@ def test_many_roots_are_independent():
 
 
 def test_deepcopy_of_a_registered_root_can_be_versioned_separately():
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     fork = copy.deepcopy(s)
     fork.promote_to_root()
@@ -829,3 +829,34 @@ def test_set_of_entities_round_trips_and_a_stored_copy_is_unchanged():
     before = len(EntityRegistry)
     stored.promote_to_root()  # same data, same ids: nothing new to record
     assert len(EntityRegistry) == before
+
+
+def test_records_built_by_position_hold_each_field_under_its_name():
+    """The registry's hot loop builds records by position (new_record() elsewhere): every field lands by name."""
+    from ecs_notebook.records import new_record
+
+    s = make_full_student()
+    s.promote_to_root()
+    first = s.ecs_id
+    algebra = s.courses[0]
+    old_algebra = algebra.ecs_id
+    algebra.name = "Algebra II"
+    assert EntityRegistry.version_entity(s)
+    rec = EntityRegistry.record(algebra.ecs_id)
+    expected = new_record(
+        ecs_id=algebra.ecs_id,
+        lineage_id=algebra.lineage_id,
+        cls=Course,
+        plain=("Algebra II", 3),
+        root_ecs_id=s.ecs_id,
+        previous_ecs_id=old_algebra,
+        old_ids=(old_algebra,),
+        created_at=algebra.created_at,
+        forked_at=algebra.forked_at,
+        attribute_source=algebra.attribute_source,
+    )
+    assert rec == expected
+    root = EntityRegistry.record(s.ecs_id)
+    assert (root.previous_ecs_id, root.old_ids, root.root_ecs_id) == (first, (first,), s.ecs_id)
+    assert root.slots == tuple(c.ecs_id for c in [*s.courses, s.advisor])
+    assert root.lineage_id == s.lineage_id and root.cls is Student and root.forked_at is not None

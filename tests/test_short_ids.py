@@ -15,7 +15,7 @@ TWINS = ["3cf40b27-0000-4000-8000-000000000001", "3cf40b27-1000-4000-8000-000000
 
 SETUP = f"""
 import uuid
-from exec_models import Student
+from models import Student
 ada = Student(name="Ada", gpa=3.0)
 ada.promote_to_root()
 first = str(ada.ecs_id)

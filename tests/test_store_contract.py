@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from models import Course, Report, Student, make_student, register_functions, sqlite_url
 from pg_support import fresh_schema
-from store_models import Course, Report, Student, make_student, register_functions, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import CallableRegistry, EntityNotFoundError, EntityRegistry, FunctionExecution, get, put

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from store_models import Item, child_env, sqlite_url
+from models import Item, child_env, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import EntityRegistry, StoreError

@@ -15,7 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from store_models import child_env, make_student, register_functions, sqlite_url
+from models import child_env, make_student, register_functions, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import CallableRegistry, EntityRegistry, get
@@ -24,7 +24,7 @@ from ecs_notebook.store import open_store
 SESSION = """
 import ecs_notebook
 from ecs_notebook import CallableRegistry, EntityRegistry
-from store_models import make_student, register_functions
+from models import make_student, register_functions
 
 ecs_notebook.connect({url!r})
 register_functions()
@@ -130,7 +130,7 @@ def test_a_kernel_shut_down_leaves_a_db_file_complete_on_its_own(tmp_path):
         code = textwrap.dedent(
             """
             %load_ext ecs_notebook
-            from store_models import make_student
+            from models import make_student
             for k in range(5):
                 s = make_student(); s.name = f"k{k}"; s.promote_to_root()
             sid = str(s.ecs_id)
@@ -150,7 +150,7 @@ def test_unload_ext_checkpoints_the_store(tmp_path, monkeypatch):
     from ipython_shell import interactive_shell, run
 
     with interactive_shell(tmp_path, monkeypatch) as shell:
-        ran = run(shell, "from store_models import make_student\ns = make_student()\ns.promote_to_root()")
+        ran = run(shell, "from models import make_student\ns = make_student()\ns.promote_to_root()")
         assert ran.error is None, ran.error
         db = tmp_path / "work" / ".ecs_notebook" / "lineage.db"
         other = open_store(sqlite_url(db))  # another reader: SQLite alone would leave the WAL as it is

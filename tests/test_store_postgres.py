@@ -21,8 +21,8 @@ from decimal import Decimal
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import pytest
+from models import Holder, Item, child_env, make_student, register_functions, script_path
 from pg_support import admin, backend_pid, fresh_schema, server_url, terminate, with_search_path
-from store_models import Holder, Item, child_env, make_student, register_functions, script_path
 
 import ecs_notebook
 from ecs_notebook import CallableRegistry, EntityRegistry, StoreError, get
@@ -448,7 +448,7 @@ CALLER = """
     import json, os, sys, time
     import ecs_notebook
     from ecs_notebook import CallableRegistry, EntityRegistry
-    from store_models import Item, register_functions
+    from models import Item, register_functions
 
     url, go, n, tag, pause = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5])
     ecs_notebook.connect(url)

@@ -1,7 +1,7 @@
 """The SQLite store across processes (DESIGN A8): a kernel restart, concurrent writers, a killed writer.
 
 Each scenario runs real child processes (``python script.py``) on one store file. Children that import
-``store_models`` (on their ``PYTHONPATH``) read its classes typed; a class defined only in a writer's
+``models`` (on their ``PYTHONPATH``) read its classes typed; a class defined only in a writer's
 ``__main__`` script is not defined in a reader, and comes back untyped (stores never import anything). Sizes are modest: each test takes
 a few seconds at most, and nothing asserts a timing.
 """
@@ -16,7 +16,7 @@ import sys
 import time
 
 import pytest
-from store_models import Item, child_env, run_script, script_path, sqlite_url
+from models import Item, child_env, run_script, script_path, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import CallableRegistry, EntityRegistry, FunctionExecution, get
@@ -27,7 +27,7 @@ WRITER = """
     import json, sys
     import ecs_notebook
     from ecs_notebook import CallableRegistry, Entity, EntityRegistry
-    from store_models import Item, make_student, register_functions
+    from models import Item, make_student, register_functions
 
     ecs_notebook.connect(sys.argv[1])
     register_functions()
@@ -65,7 +65,7 @@ READER = """
     import json, sys
     import ecs_notebook
     from ecs_notebook import CallableRegistry, Entity, EntityRegistry, get
-    from store_models import Item, Report, Student
+    from models import Item, Report, Student
 
     ecs_notebook.connect(sys.argv[1])
     ids = json.loads(sys.argv[2])
@@ -229,7 +229,7 @@ BIG_WRITER = """
     import json, sys
     import ecs_notebook
     from ecs_notebook import EntityRegistry
-    from store_models import make_bag
+    from models import make_bag
 
     ecs_notebook.connect(sys.argv[1])
     bag = make_bag(3000)
@@ -274,7 +274,7 @@ CALLER = """
     import json, os, sys, time
     import ecs_notebook
     from ecs_notebook import CallableRegistry, EntityRegistry
-    from store_models import Item, register_functions
+    from models import Item, register_functions
 
     url, go, n, tag = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     ecs_notebook.connect(url)
@@ -377,7 +377,7 @@ CRASHER = """
     import sys
     import ecs_notebook
     from ecs_notebook import CallableRegistry
-    from store_models import Item, register_functions
+    from models import Item, register_functions
 
     ecs_notebook.connect(sys.argv[1])
     register_functions()
@@ -399,11 +399,11 @@ def test_a_writer_killed_mid_run_leaves_every_execution_whole_or_absent(tmp_path
             assert proc.poll() is None, proc.communicate()[1]
             time.sleep(0.01)
         os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
     finally:
         watcher.close()
         if proc.poll() is None:
             proc.kill()
+        proc.communicate(timeout=10)  # waits, and closes its pipes (no ResourceWarning)
     assert proc.returncode == -signal.SIGKILL
 
     ecs_notebook.connect(url)

@@ -17,8 +17,8 @@ import warnings
 from typing import Any
 
 import pytest
+from models import Bag, Holder, Item, Report, Student, make_bag, make_student, register_functions, sqlite_url
 from pydantic import create_model
-from store_models import Bag, Holder, Item, Report, Student, make_bag, make_student, register_functions, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import CallableRegistry, Entity, EntityRegistry, StoreError, get, put
@@ -115,7 +115,7 @@ def test_version_rows_hold_identity_fields_and_child_references(db):
     EntityRegistry.version_entity(s)
     first = row_of(db, v1)
     assert _holds(first, s.lineage_id)
-    assert "store_models:Student" in first.values(), "the class is stored by module:qualname"
+    assert "models:Student" in first.values(), "the class is stored by module:qualname"
     assert first["created_at"] == pytest.approx(s.created_at.timestamp()) or s.created_at.isoformat() in _text(first)
     for value in first.values():
         if isinstance(value, str) and value.startswith("{"):
@@ -127,7 +127,7 @@ def test_version_rows_hold_identity_fields_and_child_references(db):
     second = row_of(db, s.ecs_id)
     assert _holds(second, v1), "the new version names the previous one"
     course = row_of(db, s.courses[0].ecs_id)
-    assert "store_models:Course" in course.values()
+    assert "models:Course" in course.values()
     assert "Algebra" in _text(course)
     assert _holds(course, v1), "a child row names the root of the tree version it was recorded in"
     versions = [r for r in stored_rows(db) if r.get("ecs_id") is not None and r["__table__"] == first["__table__"]]

@@ -6,8 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from exec_models import Course, Report, Student
-from store_models import child_env
+from models import Course, Report, Student, child_env
 
 from ecs_notebook import CallableRegistry, EntityRegistry
 from ecs_notebook.lineage.text import payload_tree
@@ -72,7 +71,7 @@ def test_a_long_tree_is_cut_and_counted():
 
 TERMINAL_SESSION = """\
 %load_ext ecs_notebook
-from exec_models import Course, Student
+from models import Course, Student
 ada = Student(name="Ada", gpa=3.0, courses=[Course(name="Algebra"), Course(name="Biology")])
 ada.promote_to_root()
 ada.gpa = 3.5

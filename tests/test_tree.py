@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from models import Course, Leaf, Middle, Node, Student, Top, all_entities, make_student, make_top
+from models import Course, Leaf, Middle, Node, Student, Top, all_entities, make_full_student, make_top
 
 from ecs_notebook import (
     EdgeType,
@@ -332,7 +332,7 @@ def test_find_modified_entities_is_edited_entities_and_their_ancestors(edit):
 
 
 def test_find_modified_entities_of_identical_live_trees_is_empty():
-    s = make_student()
+    s = make_full_student()
     assert find_modified_entities(build_entity_tree(s), build_entity_tree(s)) == set()
 
 
@@ -347,9 +347,9 @@ def test_find_modified_entities_between_two_recorded_versions_is_the_new_path():
 
 
 def test_find_modified_entities_sees_a_provenance_change():
-    source = make_student()
+    source = make_full_student()
     source.promote_to_root()
-    s = make_student()
+    s = make_full_student()
     s.promote_to_root()
     old = EntityRegistry.get_stored_tree(s.ecs_id)
     s.borrow_attribute_from(source, "name", "name")  # same value, new provenance

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import traitlets
-from exec_models import Course, Item, Report, Student
+from models import Course, Item, Report, Student
 
-from ecs_notebook import CallableRegistry, EntityNotFoundError, EntityRegistry
+from ecs_notebook import CallableRegistry, Entity, EntityNotFoundError, EntityRegistry
 from ecs_notebook.widget import STATIC, LineageExplorer, show_lineage
 
 
@@ -213,20 +213,27 @@ def test_aggregated_view_skips_unrelated_executions_and_follows_related_ones(ana
     assert w.graph["total_nodes"] == LineageExplorer(ada, depth=1).graph["total_nodes"]
 
 
+class Pupil(Entity):
+    """Plain fields only: a function that sets them all leaves nothing of its input's sources behind."""
+
+    name: str
+    gpa: float = 0.0
+
+
 def test_new_version_of_an_undrawn_input_still_marks_the_view_stale(explorer):
     """The view reaches ada's lineage (v1) but not v2; R, drawn, derives from v2; v2 gets a new version."""
 
     @CallableRegistry.register("enrol")
-    def enrol(course: Course) -> Student:
-        return Student(name=course.name)
+    def enrol(course: Course) -> Pupil:
+        return Pupil(name=course.name)
 
     @CallableRegistry.register("rename")
-    def rename(student: Student, name: str) -> Student:
-        student.name, student.gpa = name, student.gpa + 0.5  # every plain field: nothing left from the course
+    def rename(student: Pupil, name: str) -> Pupil:
+        student.name, student.gpa = name, student.gpa + 0.5  # every field: nothing left from the course
         return student
 
     @CallableRegistry.register("grade")
-    def grade(course: Course, student: Student) -> Report:
+    def grade(course: Course, student: Pupil) -> Report:
         return Report(student_name=student.name, score=len(course.name))
 
     course = Course(name="Logic")
@@ -262,14 +269,24 @@ def test_close_unsubscribes(analyze, ada, explorer):
     w.close()  # twice is harmless
 
 
-def test_an_explorer_nobody_holds_stops_following_executions(analyze, ada):
+def test_an_explorer_nobody_holds_is_collected_and_its_hook_goes_with_it(analyze, ada):
     import gc
+    import weakref
 
+    import ipywidgets
+
+    hooks_before = len(CallableRegistry._hooks)
     w = LineageExplorer(ada)
-    w.close()  # drop ipywidgets' own reference; the hook alone must not keep it alive
+    assert len(CallableRegistry._hooks) == hooks_before + 1
+    alive = weakref.ref(w)
+    # Dropped without our close(): ipywidgets forgets it (its own close: comm and widget registry),
+    # the caller lets go. Neither the execution hook nor anywidget's file watcher may keep it alive.
+    ipywidgets.Widget.close(w)
     del w
     gc.collect()
-    CallableRegistry.execute("analyze", student=ada)  # no error from a dangling hook
+    assert alive() is None
+    assert len(CallableRegistry._hooks) == hooks_before  # the hook unsubscribed itself
+    CallableRegistry.execute("analyze", student=ada)  # and nothing dangles
 
 
 # -- selection and details --------------------------------------------------------------------
@@ -281,7 +298,7 @@ def test_selecting_an_entity_fills_details_and_selected_entity(analyze, ada, exp
     w.selected = str(r.ecs_id)
     d = w.details
     assert (d["id"], d["kind"], d["type"]) == (str(r.ecs_id), "entity", "Report")
-    assert d["fields"] == {"student_name": "Ada", "summary": "", "score": 3.6}
+    assert d["fields"] == {"student_name": "Ada", "summary": "", "label": None, "score": 3.6}
     assert d["provenance"]["student_name"] == {"entity": str(ada.ecs_id), "label": "Student Ada"}
     assert [v["id"] for v in d["versions"]] == [str(r.ecs_id)]
     x = d["execution"]
@@ -415,7 +432,7 @@ def test_a_failing_refresh_after_an_execution_is_reported_not_raised(analyze, ad
     def broken(*args, **kwargs):
         raise RuntimeError("graph unavailable")
 
-    monkeypatch.setattr("ecs_notebook.widget.build_payload", broken)
+    monkeypatch.setattr("ecs_notebook.lineage.explorer.build_payload", broken)
     CallableRegistry.execute("analyze", student=ada)  # the call itself succeeds
     assert "graph unavailable" in w.error
 

@@ -4,10 +4,10 @@ exposed as a networkx MultiDiGraph brought up to date when asked for."""
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import Any, NamedTuple, SupportsIndex, overload
+from typing import Any, NamedTuple, Protocol, SupportsIndex, overload
 from uuid import UUID
 
 import networkx as nx
@@ -16,7 +16,7 @@ from .._ids import short
 from .._state import stateful
 from ..entity import ParameterEntity, UntypedEntity
 from ..execution import FunctionExecution
-from ..records import VersionRecord
+from ..records import VersionRecord, record_fields, source_ids
 from ..registry import EntityRegistry
 from ..typeinfo import class_info
 from ..variable import Variable
@@ -25,6 +25,44 @@ ENTITY, EXECUTION = 0, 1
 INPUT, OUTPUT, VERSION, BORROW, CHILD = range(5)
 EDGE_KINDS = ("input", "output", "version", "borrow", "child")
 _LABEL_FIELDS = ("name", "title", "label", "id", "key")
+
+#: One step of an adjacency list: (neighbour node index, edge kind: INPUT, OUTPUT, VERSION, BORROW or CHILD).
+Step = tuple[int, int]
+
+
+class LineageTopology(Protocol):
+    """The read API of a lineage graph: what queries, the payload and the explorer may use.
+
+    Nodes are dense indices ``0 .. len(g) - 1``; ``kinds[i]`` is ENTITY or EXECUTION;
+    ``out_adjacency[i]`` / ``in_adjacency[i]`` list the (neighbour, edge kind) steps of node ``i``.
+    The sequences are read-only views of the live graph (read them, never change them): hot loops
+    bind them once instead of calling a method per step.
+    """
+
+    @property
+    def ids(self) -> Sequence[UUID]: ...
+    @property
+    def kinds(self) -> Sequence[int]: ...
+    @property
+    def records(self) -> Sequence[VersionRecord | None]: ...
+    @property
+    def out_adjacency(self) -> Sequence[Sequence[Step]]: ...
+    @property
+    def in_adjacency(self) -> Sequence[Sequence[Step]]: ...
+    @property
+    def epoch(self) -> object: ...
+    def __len__(self) -> int: ...
+    def ensure_loaded(self) -> None: ...
+    def index_of(self, eid: UUID) -> int | None: ...
+    def names(self) -> Sequence[str]: ...
+    def kind(self, i: int) -> int: ...
+    def record(self, i: int) -> VersionRecord | None: ...
+    def attrs(self, i: int) -> dict[str, Any]: ...
+    def out_edges(self, i: int) -> Sequence[Step]: ...
+    def in_edges(self, i: int) -> Sequence[Step]: ...
+    def borrow_fields(self, a: int, b: int) -> Sequence[str]: ...
+    def group_of(self, i: int) -> tuple[str, str]: ...
+    def recorded_at(self, i: int) -> datetime | None: ...
 
 
 class LineageGraph:
@@ -57,6 +95,19 @@ class LineageGraph:
         self._version_no: dict[int, int] = {}
         self._lineage_count: dict[int, tuple[int, int]] = {}
         self._unsubscribe = EntityRegistry.subscribe(self._on_records)
+        #: A new object whenever the graph is reset (another store): node indices changed meaning.
+        self.epoch: object = object()
+        # The read API's sequences (LineageTopology): the lists themselves, typed read-only. Plain
+        # attributes, not properties, so that query loops pay nothing for reading through them.
+        #: Node ids by node index.
+        self.ids: Sequence[UUID] = self._ids
+        #: ENTITY or EXECUTION, by node index.
+        self.kinds: Sequence[int] = self._kind
+        #: Each node's record, by node index (None: referenced by an edge, its record not seen yet).
+        self.records: Sequence[VersionRecord | None] = self._rec
+        #: The outgoing / incoming (neighbour, edge kind) steps of every node, by node index.
+        self.out_adjacency: Sequence[Sequence[Step]] = self._out
+        self.in_adjacency: Sequence[Sequence[Step]] = self._in
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -69,7 +120,8 @@ class LineageGraph:
     def _close_state(self) -> None:
         self._unsubscribe()
 
-    def _ensure_loaded(self) -> None:
+    def ensure_loaded(self) -> None:
+        """Read the records already in the store (earlier sessions, other processes) once, in order."""
         if self._loaded:
             return
         self._loaded = True
@@ -77,7 +129,7 @@ class LineageGraph:
         self._add(list(EntityRegistry.store.iter_records()))
 
     def _on_records(self, records: list[VersionRecord]) -> None:
-        if self._loaded:  # before that, the store has them and _ensure_loaded reads them in order
+        if self._loaded:  # before that, the store has them and ensure_loaded reads them in order
             self._add(records)
 
     def _node(self, eid: UUID, kind: int = ENTITY) -> int:
@@ -173,7 +225,7 @@ class LineageGraph:
         for field, src in rec.attribute_source.items():
             if src is None:
                 continue
-            for s in _sources(src):
+            for s in source_ids(src):
                 if s.int in linked or (s.int, field) in seen:
                     continue
                 seen.add((s.int, field))
@@ -252,7 +304,7 @@ class LineageGraph:
 
     def nx(self) -> nx.MultiDiGraph:
         """The networkx view, with every pending node and edge applied."""
-        self._ensure_loaded()
+        self.ensure_loaded()
         g = self._nx
         names, attrs = self.names(), self._attrs
         for i in self._stale_attrs:
@@ -275,13 +327,41 @@ class LineageGraph:
             names.extend(map(str, ids[len(names) :]))
         return names
 
+    # -- the read API (LineageTopology): nothing outside this module reads the lists above ---------
+
     def index_of(self, eid: UUID) -> int | None:
-        self._ensure_loaded()
+        """The node index of version or execution ``eid`` (None: not in the graph)."""
+        self.ensure_loaded()
         return self._index.get(eid.int)
 
     def __len__(self) -> int:
-        self._ensure_loaded()
+        """The number of nodes (after reading the store)."""
+        self.ensure_loaded()
         return len(self._ids)
+
+    def kind(self, i: int) -> int:
+        """ENTITY or EXECUTION."""
+        return self._kind[i]
+
+    def record(self, i: int) -> VersionRecord | None:
+        """Node ``i``'s record (None: referenced by an edge, its record not seen yet)."""
+        return self._rec[i]
+
+    def attrs(self, i: int) -> dict[str, Any]:
+        """Node ``i``'s attributes (as in the networkx view), built when first read. Do not change them."""
+        return self._attrs[i]
+
+    def out_edges(self, i: int) -> Sequence[Step]:
+        """The (target, edge kind) steps leaving node ``i``."""
+        return self._out[i]
+
+    def in_edges(self, i: int) -> Sequence[Step]:
+        """The (source, edge kind) steps entering node ``i``."""
+        return self._in[i]
+
+    def borrow_fields(self, a: int, b: int) -> Sequence[str]:
+        """The fields ``b`` borrowed from ``a`` (one per borrow edge a -> b; empty if none)."""
+        return self._borrow_fields.get((a, b), ())
 
     def __repr__(self) -> str:
         return f"<LineageGraph: {len(self._ids)} nodes, {len(self._edges)} edges>"
@@ -357,16 +437,6 @@ def _is_composite(rec: VersionRecord) -> bool:
     return rec.derived_from_execution_id is not None and rec.derived_from_function is None
 
 
-def _sources(src: Any) -> list[UUID]:
-    if isinstance(src, UUID):
-        return [src]
-    if isinstance(src, list):
-        return [s for s in src if isinstance(s, UUID)]
-    if isinstance(src, dict):
-        return [s for s in src.values() if isinstance(s, UUID)]
-    return []
-
-
 def _label(rec: VersionRecord, number: int = 0, count: int = 0) -> str:
     """ "Student Ada", or "Student Ada v2" when its lineage has several versions."""
     suffix = f" v{number}" if count > 1 and number else ""
@@ -376,10 +446,7 @@ def _label(rec: VersionRecord, number: int = 0, count: int = 0) -> str:
         kind = value.type_name.rsplit(".", 1)[-1] if value is not None else v["change"]
         return f"{str(v['name'])[:40]}{suffix} ({kind})"
     type_name = stored_type_name(rec)
-    info = class_info(rec.cls)
-    fields = dict(zip(info.plain_fields, rec.plain))
-    if rec.cls is UntypedEntity and rec.templates and isinstance(rec.templates[0], dict):
-        fields = rec.templates[0]  # its data, kept under the names of the class that is not defined here
+    fields = record_fields(rec)  # an untyped version's data under the names of its class (not defined here)
     for name in _LABEL_FIELDS:
         value = fields.get(name)
         if isinstance(value, (str, int)) and not isinstance(value, bool):

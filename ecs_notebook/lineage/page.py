@@ -23,7 +23,7 @@ CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'
 
 def page_data(target: Any = None, depth: int | None = None, direction: str = "both", budget: int = DEFAULT_BUDGET) -> dict[str, Any]:
     """The explorer payload around ``target`` (whole lineage when None) and the details of every drawn node."""
-    from ..details import node_details
+    from .details import node_details
 
     focus = resolve_focus(target)
     payload = build_payload(focus, depth, direction, budget=budget, expand=[focus] if focus else None)

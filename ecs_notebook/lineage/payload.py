@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from .graph import BORROW, CHILD, EDGE_KINDS, ENTITY, LineageGraph, default_graph
+from .graph import BORROW, CHILD, EDGE_KINDS, ENTITY, LineageTopology, default_graph
 from .queries import check_direction, distances, resolve_id
 
 X_STEP, Y_STEP = 240.0, 70.0
@@ -54,18 +54,18 @@ def build_payload(
     """
     check_direction(direction)
     g = default_graph()
-    g._ensure_loaded()
+    g.ensure_loaded()
     focus = None
     if target is not None:
         eid = resolve_id(target)
         focus = g.index_of(eid)
         if focus is None:
-            from .queries import _start
+            from .queries import locate
 
-            _start(eid)  # raises the right error
+            locate(eid)  # raises the right error
         selected = _around(g, focus, depth, direction)  # type: ignore[arg-type]
     else:
-        selected = {i: 0 for i in range(len(g._ids))}
+        selected = {i: 0 for i in range(len(g))}
     selected = _filter(g, selected, focus, types, functions, since, until, include_children)
     total = len(selected)
     forced = set(expand or ())
@@ -99,21 +99,21 @@ def selection_ids(target: Any, depth: int | None = 2, direction: str = "both") -
     return {names[i] for i in _around(g, focus, depth, direction)}
 
 
-def _around(g: LineageGraph, start: int, depth: int | None, direction: str) -> dict[int, int]:
+def _around(g: LineageTopology, start: int, depth: int | None, direction: str) -> dict[int, int]:
     """Nodes within ``depth`` entity steps of ``start`` (up, down or both), with their distance."""
     if direction == "down":
-        return distances(g, start, g._out, depth)
+        return distances(g, start, g.out_adjacency, depth)
     if direction == "up":
-        return distances(g, start, g._in, depth)
-    dist = distances(g, start, g._out, depth)
-    for i, d in distances(g, start, g._in, depth).items():
+        return distances(g, start, g.in_adjacency, depth)
+    dist = distances(g, start, g.out_adjacency, depth)
+    for i, d in distances(g, start, g.in_adjacency, depth).items():
         if dist.get(i, d + 1) > d:
             dist[i] = d
     return dist
 
 
 def _filter(
-    g: LineageGraph,
+    g: LineageTopology,
     selected: dict[int, int],
     focus: int | None,
     types: list[str] | None,
@@ -137,7 +137,7 @@ def _filter(
                 stamp = g.recorded_at(i)
                 if stamp is not None and ((lo is not None and _aware(stamp) < lo) or (hi is not None and _aware(stamp) > hi)):
                     continue
-            if not include_children and g._kind[i] == ENTITY and any(k == CHILD for _, k in g._in[i]):
+            if not include_children and g.kind(i) == ENTITY and any(k == CHILD for _, k in g.in_edges(i)):
                 continue
         out[i] = d
     return out
@@ -164,7 +164,7 @@ def _aware(t: datetime) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
 
 
-def _split(g: LineageGraph, selected: dict[int, int], budget: int, forced: set[str], focus: int | None) -> tuple[list[int], list[int]]:
+def _split(g: LineageTopology, selected: dict[int, int], budget: int, forced: set[str], focus: int | None) -> tuple[list[int], list[int]]:
     if len(selected) <= budget:
         return sorted(selected), []
     ids = g.names()
@@ -180,7 +180,7 @@ def _split(g: LineageGraph, selected: dict[int, int], budget: int, forced: set[s
     return sorted(keep), rest
 
 
-def _group_id(g: LineageGraph, i: int) -> str:
+def _group_id(g: LineageTopology, i: int) -> str:
     kind, name = g.group_of(i)
     return f"more:{kind}:{name}"
 
@@ -197,15 +197,15 @@ def _title(node_id: str, a: dict[str, Any]) -> str:
 
 
 def _nodes(
-    g: LineageGraph, keep: list[int], overflow: list[int], focus: int | None, stale: set[str]
+    g: LineageTopology, keep: list[int], overflow: list[int], focus: int | None, stale: set[str]
 ) -> tuple[list[dict[str, Any]], dict[int, str]]:
-    ids, attrs = g.names(), g._attrs
+    ids, attrs = g.names(), g.attrs
     nodes = []
     alias: dict[int, str] = {}
     for i in keep:
         nid = ids[i]
         alias[i] = nid
-        a = attrs[i]
+        a = attrs(i)
         kind = a.get("kind", "entity")
         nodes.append(
             {
@@ -252,12 +252,13 @@ def _nodes(
     return nodes, alias
 
 
-def _edges(g: LineageGraph, keep: list[int], alias: dict[int, str]) -> list[dict[str, Any]]:
+def _edges(g: LineageTopology, keep: list[int], alias: dict[int, str]) -> list[dict[str, Any]]:
     seen: set[tuple[str, str, int]] = set()
     out = []
-    fields = g._borrow_fields
+    fields = g.borrow_fields
+    adj = g.out_adjacency
     for i, a in alias.items():
-        for j, kind in g._out[i]:
+        for j, kind in adj[i]:
             b = alias.get(j)
             if b is None or (a == b and a.startswith("more:")):
                 continue
@@ -265,7 +266,7 @@ def _edges(g: LineageGraph, keep: list[int], alias: dict[int, str]) -> list[dict
             if key in seen:
                 continue
             seen.add(key)
-            names = fields.get((i, j)) if kind == BORROW else None
+            names = fields(i, j) if kind == BORROW else None
             out.append({"from": a, "to": b, "kind": EDGE_KINDS[kind], "field": ",".join(sorted(set(names))) if names else None})
     out.sort(key=lambda e: (e["from"], e["to"], e["kind"], e["field"] or ""))
     for n, e in enumerate(out):
@@ -273,7 +274,7 @@ def _edges(g: LineageGraph, keep: list[int], alias: dict[int, str]) -> list[dict
     return out
 
 
-def _depths(g: LineageGraph, selected: dict[int, int], alias: dict[int, str]) -> dict[str, int]:
+def _depths(g: LineageTopology, selected: dict[int, int], alias: dict[int, str]) -> dict[str, int]:
     """Depth of each drawn node: its longest path from a source among the selected nodes.
 
     Measured on the selected part of the lineage (a DAG), hidden nodes included, so drawn nodes
@@ -281,7 +282,7 @@ def _depths(g: LineageGraph, selected: dict[int, int], alias: dict[int, str]) ->
     An aggregate (which can close cycles: ``more:entity:Sample -> more:execution:clean ->
     more:entity:Sample``) goes at the depth of its shallowest member.
     """
-    out = g._out
+    out = g.out_adjacency
     indeg = dict.fromkeys(selected, 0)
     for i in selected:
         for j, _ in out[i]:

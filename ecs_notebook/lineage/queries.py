@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -10,11 +11,10 @@ from .._ids import short
 from ..address import is_id_text, parse_address, resolve_ecs_id, resolve_input
 from ..entity import Entity
 from ..errors import EntityNotFoundError
-from ..records import EXECUTION_TYPE, VersionRecord, materialize
+from ..records import EXECUTION_TYPE, VersionRecord, materialize, record_fields
 from ..registry import EntityRegistry, as_uuid
 from ..tree import SLOT, FrozenSetTemplate, SetTemplate
-from ..typeinfo import class_info
-from .graph import CHILD, ENTITY, OUTPUT, VERSION, LineageGraph, default_graph
+from .graph import CHILD, ENTITY, OUTPUT, VERSION, LineageGraph, LineageTopology, Step, default_graph
 
 
 class LineageIds(list):  # type: ignore[type-arg]
@@ -48,7 +48,7 @@ class LineageIds(list):  # type: ignore[type-arg]
 def _describe(eid: str) -> str:
     g = default_graph()
     i = g.index_of(UUID(eid))
-    label = g._attrs[i].get("label") if i is not None else None
+    label = g.attrs(i).get("label") if i is not None else None
     return f"{label} @{eid[:8]}" if label else eid[:8]
 
 
@@ -120,7 +120,7 @@ def check_direction(direction: str) -> None:
         raise ValueError(msg)
 
 
-def _start(x: Any) -> tuple[LineageGraph, int, UUID]:
+def locate(x: Any) -> tuple[LineageGraph, int, UUID]:
     eid = resolve_id(x)
     g = default_graph()
     i = g.index_of(eid)
@@ -131,14 +131,14 @@ def _start(x: Any) -> tuple[LineageGraph, int, UUID]:
     return g, i, eid
 
 
-def distances(g: LineageGraph, start: int, adj: list[list[tuple[int, int]]], depth: int | None) -> dict[int, int]:
+def distances(g: LineageTopology, start: int, adj: Sequence[Sequence[Step]], depth: int | None) -> dict[int, int]:
     """Nodes reachable from ``start`` over ``adj`` with their entity distance, nearest first.
 
     Entering an entity costs one step, entering an execution none, so this is a 0-1 BFS: a
     zero-cost step goes to the front of the queue and every node is settled at its shortest
     distance (a plain BFS would settle it at the first distance found, and cut off too early).
     """
-    kind = g._kind
+    kind = g.kinds
     best = {start: 0}
     settled: dict[int, int] = {}
     queue = deque([(start, 0)])
@@ -164,7 +164,7 @@ def distances(g: LineageGraph, start: int, adj: list[list[tuple[int, int]]], dep
     return settled
 
 
-def _reach(adj: list[list[tuple[int, int]]], start: int) -> list[int]:
+def _reach(adj: Sequence[Sequence[Step]], start: int) -> list[int]:
     """Every node reachable from ``start`` (itself first), breadth first."""
     seen = {start}
     order = [start]
@@ -177,14 +177,14 @@ def _reach(adj: list[list[tuple[int, int]]], start: int) -> list[int]:
     return order
 
 
-def _walk(g: LineageGraph, start: int, forward: bool, depth: int | None, include_executions: bool) -> list[str]:
-    adj = g._out if forward else g._in
+def _walk(g: LineageTopology, start: int, forward: bool, depth: int | None, include_executions: bool) -> list[str]:
+    adj = g.out_adjacency if forward else g.in_adjacency
     # Without a depth nothing is cut off by distance: a plain BFS (much cheaper) orders the result.
     found = _reach(adj, start) if depth is None else list(distances(g, start, adj, depth))
     names = g.names()
     if include_executions:
         return [names[i] for i in found[1:]]
-    kind = g._kind
+    kind = g.kinds
     return [names[i] for i in found[1:] if kind[i] == ENTITY]
 
 
@@ -193,14 +193,41 @@ def upstream(x: Any, depth: int | None = None, include_executions: bool = False)
 
     Follows input, output, version, borrow and child edges backwards; ``depth`` counts
     entity-to-entity steps (an execution in between is not a step).
+
+    Examples:
+        >>> from ecs_notebook import CallableRegistry, Entity, EntityRegistry
+        >>> class Sample(Entity):
+        ...     value: float
+        >>> @CallableRegistry.register("double")
+        ... def double(s: Sample) -> Sample:
+        ...     return Sample(value=s.value * 2)
+        >>> raw = Sample(value=1.5)
+        >>> raw.promote_to_root()
+        >>> out = CallableRegistry.execute("double", s=raw)
+        >>> upstream(out) == [str(raw.ecs_id)]
+        True
     """
-    g, i, eid = _start(x)
+    g, i, eid = locate(x)
     return LineageIds(_walk(g, i, False, depth, include_executions), f"upstream of {short(eid)}")
 
 
 def downstream(x: Any, depth: int | None = None, include_executions: bool = False) -> LineageIds:
-    """The entity versions that derive from ``x``, nearest first (see ``upstream``)."""
-    g, i, eid = _start(x)
+    """The entity versions that derive from ``x``, nearest first (see ``upstream``).
+
+    Examples:
+        >>> from ecs_notebook import CallableRegistry, Entity, EntityRegistry
+        >>> class Sample(Entity):
+        ...     value: float
+        >>> @CallableRegistry.register("double")
+        ... def double(s: Sample) -> Sample:
+        ...     return Sample(value=s.value * 2)
+        >>> raw = Sample(value=1.5)
+        >>> raw.promote_to_root()
+        >>> out = CallableRegistry.execute("double", s=raw)
+        >>> downstream(raw) == [str(out.ecs_id)]
+        True
+    """
+    g, i, eid = locate(x)
     return LineageIds(_walk(g, i, True, depth, include_executions), f"downstream of {short(eid)}")
 
 
@@ -211,21 +238,21 @@ def history(x: Any) -> LineageIds:
     return LineageIds([str(v) for v in EntityRegistry.history(lineage)], f"history of {short(eid)}")
 
 
-def _made_by_execution(g: LineageGraph, node: int) -> bool:
-    return any(k == OUTPUT for _, k in g._in[node])
+def _made_by_execution(g: LineageTopology, node: int) -> bool:
+    return any(k == OUTPUT for _, k in g.in_adjacency[node])
 
 
-def _derives(g: LineageGraph, a: int, b: int, k: int) -> bool:
+def _derives(g: LineageTopology, a: int, b: int, k: int) -> bool:
     """Whether ``b`` derives from ``a`` over the edge a -k-> b (A5: a version edge only where no execution made b)."""
     return k != VERSION or not _made_by_execution(g, b)
 
 
-def _supersedes(g: LineageGraph, execution: int, lineage: set[int] | UUID, latest: _Latest) -> bool:
+def _supersedes(g: LineageTopology, execution: int, lineage: set[int] | UUID, latest: _Latest) -> bool:
     """Whether ``execution`` made a new version of ``lineage`` itself (its other outputs then match that version)."""
-    for out, k in g._out[execution]:
+    for out, k in g.out_adjacency[execution]:
         if k == OUTPUT:
             if isinstance(lineage, set):
-                if g._ids[out].int in lineage:
+                if g.ids[out].int in lineage:
                     return True
             elif latest.lineage(out) == lineage:
                 return True
@@ -235,12 +262,13 @@ def _supersedes(g: LineageGraph, execution: int, lineage: set[int] | UUID, lates
 class _Latest:
     """Lineage and latest version of graph nodes, each looked up once per query."""
 
-    def __init__(self, g: LineageGraph) -> None:
+    def __init__(self, g: LineageTopology) -> None:
         self.g = g
+        self._records = g.records
         self._latest: dict[UUID, UUID] = {}
 
     def lineage(self, node: int) -> UUID | None:
-        rec = self.g._rec[node]
+        rec = self._records[node]
         return rec.lineage_id if rec is not None else None
 
     def is_latest(self, node: int) -> bool:
@@ -250,7 +278,7 @@ class _Latest:
         latest = self._latest.get(lineage)
         if latest is None:
             latest = self._latest[lineage] = EntityRegistry.latest(lineage)
-        return latest == self.g._ids[node]
+        return latest == self.g.ids[node]
 
 
 def stale(x: Any) -> LineageIds:
@@ -260,6 +288,22 @@ def stale(x: Any) -> LineageIds:
     where the newer version was not made by an execution; it does not continue through x's own
     lineage (a later version of x supersedes what it derived from). A superseded version is history,
     never stale. Accepts an entity, an ecs_id, an address or a recorded variable's value.
+
+    Examples:
+        >>> from ecs_notebook import CallableRegistry, Entity, EntityRegistry
+        >>> class Sample(Entity):
+        ...     value: float
+        >>> @CallableRegistry.register("double")
+        ... def double(s: Sample) -> Sample:
+        ...     return Sample(value=s.value * 2)
+        >>> raw = Sample(value=1.5)
+        >>> raw.promote_to_root()
+        >>> out = CallableRegistry.execute("double", s=raw)
+        >>> raw.value = 2.0  # an edit in place: a new version of raw's lineage
+        >>> EntityRegistry.version_entity(raw)
+        True
+        >>> stale(raw) == [str(out.ecs_id)]  # out was computed from the old version
+        True
     """
     eid = resolve_id(x)
     lineage = EntityRegistry.lineage_of(eid)
@@ -272,7 +316,7 @@ def stale(x: Any) -> LineageIds:
     seen: set[int] = set(starts)
     out: list[str] = []
     frontier = deque(starts)
-    ids, kind, adj = g._ids, g._kind, g._out
+    ids, kind, adj = g.ids, g.kinds, g.out_adjacency
     while frontier:
         node = frontier.popleft()
         from_own = ids[node].int in own
@@ -296,6 +340,24 @@ def is_stale(x: Any) -> bool:
     Only latest versions are ever stale. Derivation is as in :func:`stale`: a path through a newer
     version of the outdated lineage does not count (that newer version supersedes it), so once stale
     results are recomputed from the latest inputs nothing is stale any more.
+
+    Examples:
+        >>> from ecs_notebook import CallableRegistry, Entity, EntityRegistry
+        >>> class Sample(Entity):
+        ...     value: float
+        >>> @CallableRegistry.register("double")
+        ... def double(s: Sample) -> Sample:
+        ...     return Sample(value=s.value * 2)
+        >>> raw = Sample(value=1.5)
+        >>> raw.promote_to_root()
+        >>> out = CallableRegistry.execute("double", s=raw)
+        >>> is_stale(out)
+        False
+        >>> raw.value = 2.0
+        >>> EntityRegistry.version_entity(raw)
+        True
+        >>> is_stale(out), is_stale(CallableRegistry.execute("double", s=raw))
+        (True, False)
     """
     eid = resolve_id(x)
     g = default_graph()
@@ -304,20 +366,21 @@ def is_stale(x: Any) -> bool:
         EntityRegistry.record(eid)  # EntityNotFoundError for unknown ids
         return False
     latest = _Latest(g)
-    if g._kind[i] != ENTITY or not latest.is_latest(i):
+    kind, inn, out = g.kinds, g.in_adjacency, g.out_adjacency
+    if kind[i] != ENTITY or not latest.is_latest(i):
         return False
     own = latest.lineage(i)
     # everything x derives from
     up = {i}
     order = [i]
     for node in order:
-        for prev, ek in g._in[node]:
+        for prev, ek in inn[node]:
             if prev not in up and _derives(g, prev, node, ek):
                 up.add(prev)
                 order.append(prev)
     outdated: dict[UUID, list[int]] = {}
     for u in order[1:]:
-        if g._kind[u] == ENTITY:
+        if kind[u] == ENTITY:
             lin = latest.lineage(u)
             if lin is not None and lin != own and not latest.is_latest(u):
                 outdated.setdefault(lin, []).append(u)
@@ -327,16 +390,16 @@ def is_stale(x: Any) -> bool:
         frontier = deque(starts)
         while frontier:
             node = frontier.popleft()
-            for nxt, ek in g._out[node]:
+            for nxt, ek in out[node]:
                 if nxt in seen or nxt not in up or not _derives(g, node, nxt, ek):
                     continue
                 if latest.lineage(node) == lin and ek == CHILD:
                     continue  # a part of the outdated version is shared with its newer versions
-                if g._kind[nxt] != ENTITY and latest.lineage(node) == lin and _supersedes(g, nxt, lin, latest):
+                if kind[nxt] != ENTITY and latest.lineage(node) == lin and _supersedes(g, nxt, lin, latest):
                     continue  # that execution also made a newer version of the outdated lineage
                 if nxt == i:
                     return True
-                if g._kind[nxt] == ENTITY and latest.lineage(nxt) == lin:
+                if kind[nxt] == ENTITY and latest.lineage(nxt) == lin:
                     continue
                 seen.add(nxt)
                 frontier.append(nxt)
@@ -352,6 +415,20 @@ def diff(a: Any, b: Any) -> dict[str, tuple[Any, Any]]:
     Paths are as in addresses (``"courses.0.name"``). Child entities of the same lineage are
     compared field by field; unchanged subtrees (same version id) are skipped without reading
     them; a child replaced by another lineage is reported whole.
+
+    Examples:
+        >>> from ecs_notebook import Entity, EntityRegistry
+        >>> class Sample(Entity):
+        ...     name: str
+        ...     value: float
+        >>> s = Sample(name="a", value=1.5)
+        >>> s.promote_to_root()
+        >>> first = s.ecs_id
+        >>> s.value = 2.0
+        >>> EntityRegistry.version_entity(s)
+        True
+        >>> diff(first, s)
+        {'value': (1.5, 2.0)}
     """
     ra = EntityRegistry.record(resolve_id(a))
     rb = EntityRegistry.record(resolve_id(b))
@@ -373,15 +450,7 @@ def _diff_records(ra: VersionRecord, rb: VersionRecord, prefix: str, out: dict[s
 
 def _fields(rec: VersionRecord) -> dict[str, Any]:
     """Field values by name with child entities as their records (nothing materialized)."""
-    info = class_info(rec.cls)
-    fields = dict(zip(info.plain_fields, rec.plain))
-    if rec.templates is not None:
-        kids = iter(EntityRegistry.record(c) for c in rec.slots)
-        for name, t in zip(info.entity_fields, rec.templates):
-            fields[name] = _fill(t, kids)
-    if "untyped_data" in fields and isinstance(fields["untyped_data"], dict):
-        fields.update(fields.pop("untyped_data"))
-    return fields
+    return record_fields(rec, EntityRegistry.record, _fill)
 
 
 class _Members(tuple):  # type: ignore[type-arg]

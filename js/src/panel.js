@@ -28,7 +28,7 @@ export function legend(open = false, aggregateHint = "double-click") {
 }
 
 /**
- * Fill the details panel with one node's details (the JSON of ecs_notebook/details.py).
+ * Fill the details panel with one node's details (the JSON of ecs_notebook/lineage/details.py).
  * @param {HTMLElement} panel
  * @param {Record<string, any>|null|undefined} d
  * @param {{onClose: () => void, onFocus?: (id: string) => void}} actions

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from browser_support import node_point, screenshot, widget_state
-from exec_models import Course, Item, Report, Student
+from models import Course, Item, Report, Student
 
 from ecs_notebook import CallableRegistry
 from ecs_notebook.lineage.payload import build_payload

@@ -12,17 +12,16 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from ._ids import short
-from .entity import UntypedEntity
-from .errors import EcsError
-from .execution import FunctionExecution
-from .lineage.graph import default_graph, stored_type_name
-from .records import VersionRecord
-from .registry import EntityRegistry
-from .tree import fill_template
-from .typeinfo import class_info
-from .values.codecs import FORMAT_VERSION, part_key
-from .variable import StoredValue, Variable
+from .._ids import short
+from ..entity import UntypedEntity
+from ..errors import EcsError
+from ..execution import FunctionExecution
+from ..records import VersionRecord, record_fields, source_ids
+from ..registry import EntityRegistry
+from ..typeinfo import class_info
+from ..values.codecs import FORMAT_VERSION, part_key
+from ..variable import StoredValue, Variable
+from .graph import default_graph, stored_type_name
 
 MAX_ITEMS = 100  # items of a list/dict field shown
 MAX_TEXT = 2000  # characters of one string shown
@@ -79,7 +78,7 @@ def _entity(rec: VersionRecord) -> dict[str, Any]:
         "lineage_id": str(rec.lineage_id),
         "created_at": rec.created_at.isoformat(),
         "fields": {k: jsonable(v) for k, v in fields.items()},
-        "provenance": {k: jsonable(_as_refs(v)) for k, v in rec.attribute_source.items() if _has_source(v)},
+        "provenance": {k: jsonable(_as_refs(v)) for k, v in rec.attribute_source.items() if source_ids(v)},
         "versions": [
             {
                 "id": str(v),
@@ -137,24 +136,10 @@ def _first_line(exc: BaseException) -> str:
 
 def fields_of(rec: VersionRecord) -> dict[str, Any]:
     """A version's field values by name, in class order, child entities as references."""
-    info = class_info(rec.cls)
-    values = dict(zip(info.plain_fields, rec.plain))
-    if rec.templates is not None:
-        kids = iter([_Ref(c) for c in rec.slots])
-        values.update(zip(info.entity_fields, (fill_template(t, kids) for t in rec.templates)))
-    untyped = values.get("untyped_data")
-    if rec.cls is UntypedEntity and isinstance(untyped, dict):
-        return dict(untyped)  # a class that could not be imported: its data, as addresses see it
-    return {name: values[name] for name in info.data_fields if name in values}
-
-
-def _has_source(source: Any) -> bool:
-    """Whether an attribute_source value names any source (None entries are literal values)."""
-    if isinstance(source, list):
-        return any(_has_source(s) for s in source)
-    if isinstance(source, dict):
-        return any(_has_source(s) for s in source.values())
-    return source is not None
+    values = record_fields(rec, _Ref)
+    if rec.cls is UntypedEntity:
+        return values  # a class that could not be imported: its data, as addresses see it
+    return {name: values[name] for name in class_info(rec.cls).data_fields if name in values}
 
 
 def _as_refs(source: Any) -> Any:
@@ -220,7 +205,7 @@ def label_of(eid: UUID) -> str:
     g = default_graph()
     i = g.index_of(eid)
     if i is not None:  # the graph keeps one attribute dict per node; reading it avoids building networkx
-        label = g._attrs[i].get("label")
+        label = g.attrs(i).get("label")
         if label:
             return str(label)
     try:
