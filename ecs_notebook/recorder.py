@@ -53,6 +53,8 @@ _IPYTHON_NAME = re.compile(r"^(_+|_i+|_i\d+|_\d+|_ih|_oh|_dh|In|Out|_exit_code)$
 #: Values up to this size get an undo copy before the cell; bigger ones are restored from their recorded
 #: version in the store (exact), so reading a large value never costs a copy of it.
 UNDO_COPY_BYTES = 4 * 2**20
+#: Containers up to this many items are searched for parts bound to other variables (and at most this many objects per cell).
+PART_WALK_LIMIT = 10_000
 #: Default of ``%config EcsNotebook.max_value_bytes``: larger values are recorded without their bytes.
 MAX_VALUE_BYTES = 2**30
 
@@ -124,8 +126,8 @@ class CellRun:
     before: dict[str, Any] = field(default_factory=dict)
     #: name -> (object, fingerprint before) of the values the cell could change in place
     watched: dict[str, tuple[Any, str]] = field(default_factory=dict)
-    #: id(object) -> undo copy taken before the cell
-    undo: dict[int, Any] = field(default_factory=dict)
+    #: id(object) -> (undo copy taken before the cell, deepcopy's memo: each part -> its copy)
+    undo: dict[int, tuple[Any, dict[int, Any]]] = field(default_factory=dict)
     #: recorded version of each watched object (by id), to restore from when there is no undo copy
     recorded: dict[int, UUID] = field(default_factory=dict)
 
@@ -307,6 +309,7 @@ class CellRecorder:
                             run.entity_items.append(item_id)
             if n in reads:
                 run.inputs.append((n, eid))
+        self._watch_parts(run)
         if records:
             EntityRegistry.add_records(records, roots=[r.ecs_id for r in records if r.root_ecs_id == r.ecs_id])
         for pt in finish:
@@ -314,6 +317,41 @@ class CellRecorder:
         for n, rec, oid in remember:  # only once the records are in the store
             self._remember(n, rec, oid)
         return run
+
+    def _watch_parts(self, run: CellRun) -> None:
+        """Also watch variables holding a part of a watched value (``inner = d["a"]``: a change through ``d`` changes it).
+
+        Walks the plain containers and object states of the watched values (small ones only: a
+        container of more than PART_WALK_LIMIT items is not entered, and at most that many objects are
+        visited per cell), then fingerprints the variables bound to what it found.
+        """
+        if not run.watched:
+            return
+        inside: set[int] = set()
+        stack = [obj for obj, _ in run.watched.values()]
+        seen = {id(o) for o in stack}
+        budget = PART_WALK_LIMIT
+        while stack and budget > 0:
+            obj = stack.pop()
+            budget -= 1
+            if isinstance(obj, dict):
+                items: Iterable[Any] = obj.values() if len(obj) <= PART_WALK_LIMIT else ()
+            elif isinstance(obj, (list, tuple, set, frozenset)):
+                items = obj if len(obj) <= PART_WALK_LIMIT else ()
+            elif type(obj).__module__ not in ("builtins", "numpy", "pandas") and isinstance(getattr(obj, "__dict__", None), dict):
+                items = obj.__dict__.values()
+            else:
+                continue
+            for item in items:
+                if id(item) not in seen and not isinstance(item, (str, bytes, int, float, bool, type(None))):
+                    seen.add(id(item))
+                    inside.add(id(item))
+                    stack.append(item)
+        if not inside:
+            return
+        for n, value in self.ns.items():
+            if n not in run.watched and id(value) in inside and self.recordable(n, value) and not isinstance(value, Entity):
+                run.watched[n] = (value, fingerprint_info(value).hex)
 
     def _entity_input(self, value: Entity, records: list[VersionRecord], finish: list[Any]) -> UUID | None:
         """The version of an entity variable (recording its pending edits first)."""
@@ -349,8 +387,9 @@ class CellRecorder:
         key = id(value)
         if key in run.undo or _size_estimate(value) > UNDO_COPY_BYTES:
             return
+        memo: dict[int, Any] = {}
         try:
-            run.undo[key] = copy.deepcopy(value)
+            run.undo[key] = (copy.deepcopy(value, memo), memo)  # the memo maps every part to its copy
         except Exception:  # not copyable: restored from its recorded version if it changes
             return
 
@@ -572,19 +611,24 @@ class CellRecorder:
 
     def _restore_object(self, run: CellRun, obj: Any) -> bool:
         """Put the pre-cell state back into ``obj`` itself (its identity is kept); True if done."""
-        source = run.undo.get(id(obj), _MISSING)
-        if source is _MISSING:
-            eid = run.recorded.get(id(obj))
-            if eid is None:
-                return False
+        undo = run.undo.get(id(obj))
+        if undo is not None:
             try:
-                rec = EntityRegistry.record(eid)
-                stored = rec.plain_dict().get("value") if rec.cls is Variable else None
-                if not isinstance(stored, StoredValue) or not stored.stored:
-                    return False
-                source = stored.load()
+                return _restore_tree(obj, *undo)
             except Exception:
                 return False
+        # No undo copy (a large value): the recorded version, read back from the store, is put into it.
+        eid = run.recorded.get(id(obj))
+        if eid is None:
+            return False
+        try:
+            rec = EntityRegistry.record(eid)
+            stored = rec.plain_dict().get("value") if rec.cls is Variable else None
+            if not isinstance(stored, StoredValue) or not stored.stored:
+                return False
+            source = stored.load()
+        except Exception:
+            return False
         try:
             return _restore_into(obj, source)
         except Exception:
@@ -817,6 +861,68 @@ def _size_estimate(value: Any) -> int:
     if isinstance(value, (list, tuple, dict, set)):
         size += 64 * len(value)
     return size
+
+
+def _restore_tree(root: Any, copy_root: Any, memo: dict[int, Any]) -> bool:
+    """Put every part of ``root`` back as it was when ``copy_root`` was copied from it, in place.
+
+    ``memo`` is the deepcopy memo (id of each original part -> its copy, and the originals kept
+    alive under ``id(memo)``): each original list, dict, set, array or object gets its old content
+    back, made of the original parts, so aliases inside the value (``inner = d["a"]``) stay aliases.
+    """
+    originals = {id(o): o for o in memo.get(id(memo), ())}
+    originals[id(root)] = root
+    back: dict[int, Any] = {}
+    pairs = []
+    for oid, c in memo.items():
+        o = originals.get(oid)
+        if o is not None and oid != id(memo):
+            back[id(c)] = o
+            pairs.append((o, c))
+    back[id(copy_root)] = root
+    if not any(o is root for o, _ in pairs):
+        pairs.append((root, copy_root))
+
+    def orig(v: Any) -> Any:
+        return back.get(id(v), v)
+
+    ok = True
+    for o, c in pairs:
+        ok = _fill(o, c, orig) and ok
+    return ok
+
+
+def _fill(obj: Any, source: Any, orig: Callable[[Any], Any]) -> bool:
+    """Give ``obj`` the content of ``source`` (its copy), mapping parts back to the originals."""
+    if isinstance(obj, (str, bytes, int, float, complex, bool, tuple, frozenset, type(None), types.ModuleType, type)):
+        return True  # immutable: nothing to restore
+    if isinstance(obj, list):
+        obj[:] = [orig(v) for v in source]
+    elif isinstance(obj, dict):
+        items = [(orig(k), orig(v)) for k, v in source.items()]
+        obj.clear()
+        obj.update(items)
+    elif isinstance(obj, set):
+        members = [orig(v) for v in source]
+        obj.clear()
+        obj.update(members)
+    elif isinstance(obj, bytearray):
+        obj[:] = source
+    elif type(obj).__module__ == "numpy" and type(obj).__name__ == "ndarray":
+        if obj.shape != source.shape:
+            return False
+        obj[...] = source
+    elif isinstance(obj, Entity):
+        keep = {k: obj.__dict__[k] for k in ("live_id", "root_live_id")}
+        obj.__dict__.update({k: orig(v) for k, v in source.__dict__.items()})
+        obj.__dict__.update(keep)
+    elif type(obj) is type(source) and isinstance(getattr(obj, "__dict__", None), dict):
+        state = {k: orig(v) for k, v in source.__dict__.items()}
+        obj.__dict__.clear()
+        obj.__dict__.update(state)
+    else:
+        return _restore_into(obj, source)
+    return True
 
 
 def _restore_into(obj: Any, source: Any) -> bool:

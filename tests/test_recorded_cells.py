@@ -112,6 +112,37 @@ CASES = [
         {"ada", "honors"},
     ),
     Case(
+        "dataclass-and-property",
+        [
+            "from dataclasses import dataclass, field\n@dataclass\nclass Box:\n    items: list = field(default_factory=list)\n"
+            "    @property\n    def n(self):\n        return len(self.items)\nb = Box()"
+        ],
+        ["b.items.append(1)\nb.items.append(2)\ncount = b.n"],
+        {"b", "count"},
+    ),
+    Case("nested-container-mutation", ["d = {'a': {'b': []}}\ninner = d['a']['b']"], ["d['a']['b'].append(1)"], {"d", "inner"}),
+    Case("swap", ["x = [1]\ny = [2]"], ["x, y = y, x"], {"x", "y"}),
+    Case("walrus-in-comprehension", ["items = [1, 2, 3]"], ["out = [z for i in items if (z := i * 2) > 2]\nz"], {"out", "z"}),
+    Case("exception-caught-inside", ["d = {}"], ["try:\n    d['x'] = 1 / 0\nexcept ZeroDivisionError as e:\n    d['err'] = str(e)"], {"d"}),
+    Case("lambda-and-sorted", ["rows = [(2, 'b'), (1, 'a')]"], ["key = lambda r: r[0]\nrows.sort(key=key)\nfirst = rows[0]"], {"key", "rows", "first"}),
+    Case("class-attribute-via-classmethod", ["class C:\n    n = 0\n    @classmethod\n    def bump(cls):\n        cls.n += 1"], ["C.bump()\nseen = C.n"], {"seen"}),
+    Case("generator-consumed", ["gen = iter(range(5))"], ["a = next(gen)\nb = next(gen)"], {"a", "b"}),
+    Case("series-index-name", [PANDAS], ["s = df['a'].copy()\ns.index.name = 'k'\ns"], {"s"}, "pandas"),
+    Case(
+        "sklearn-pipeline",
+        [
+            "import numpy as np\nfrom sklearn.pipeline import make_pipeline\nfrom sklearn.preprocessing import StandardScaler\n"
+            "from sklearn.linear_model import LogisticRegression\nX = np.arange(40.0).reshape(20, 2)\ny = np.array([0, 1] * 10)\n"
+            "pipe = make_pipeline(StandardScaler(), LogisticRegression())"
+        ],
+        ["pipe.fit(X, y)\nscore = round(pipe.score(X, y), 3)"],
+        {"pipe", "score"},
+        "sklearn",
+    ),
+    Case("time-line-magic", [], ["%time z = sum(range(10))"], {"z"}),
+    Case("underscore-previous-output", [], ["40 + 2", "answer = _"], {"answer"}),
+    Case("del-an-alias", ["xs = [1]\nys = xs"], ["del ys\nxs.append(2)"], {"xs", "ys"}),
+    Case(
         "figure",
         ["import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt\nfrom IPython.display import display"],
         ["fig, ax = plt.subplots()\nax.plot([1, 2, 3])\ndisplay(fig)\nplt.close(fig)"],
@@ -145,7 +176,8 @@ def _shown(ran: Ran) -> list[Any]:
             {k: (_ADDR.sub("0x…", v) if isinstance(v, str) else type(v).__name__) for k, v in sorted(data.items()) if k != "image/png"}
         )
         shown.append(sorted(data))
-    shown.append(_ADDR.sub("0x…", _OUT.sub("Out[n]", ran.stdout)))
+    stdout = re.sub(r"(?m)^(CPU times|Wall time):.*$", r"\1: …", ran.stdout)  # %time's measurements differ run to run
+    shown.append(_ADDR.sub("0x…", _OUT.sub("Out[n]", stdout)))
     return shown
 
 

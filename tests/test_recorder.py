@@ -58,6 +58,8 @@ ATOMIC = [
     ("alias", "xs = [1]\nys = xs", "ys.append(2)\nxs.append(3)"),
     ("entity", "from ecs_notebook import Entity\nclass S(Entity):\n    gpa: float = 0.0\nada = S(gpa=3.0)", "ada.gpa = 4.0"),
     ("mixed", "xs = [1]\nn = 0", "xs.append(2)\nn = 5\nextra = 1\ndel xs[0]"),
+    ("nested-alias", "d = {'a': {'b': [1]}, 'c': [2]}\ninner = d['a']['b']", "d['a']['b'].append(3)\nd['c'] = [9]\ninner.append(4)"),
+    ("object-graph", "class N:\n    pass\nn1 = N()\nn1.kids = [[1], [2]]\nfirst = n1.kids[0]", "n1.kids[0].append(5)\nn1.kids.append([7])"),
 ]
 
 
@@ -77,6 +79,10 @@ def test_a_cell_that_raises_changes_nothing_and_is_recorded_as_failed(tmp_path, 
             assert after[k] is v, f"{k} is the same object as before the cell"
             if k in expected:
                 assert same(after[k], expected[k]), f"{k} has its pre-cell value: {after[k]!r}"
+        if "inner" in before:  # parts stay the same objects: inner is still d["a"]["b"]
+            assert after["d"]["a"]["b"] is after["inner"]
+        if "first" in before:
+            assert after["n1"].kids[0] is after["first"]
         x = CallableRegistry.executions(function="failing")[-1]
         assert not x.succeeded and x.error_type == "RuntimeError" and "late failure" in x.error_message
         assert "raise RuntimeError" in x.traceback
