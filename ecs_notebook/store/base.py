@@ -19,10 +19,27 @@ class ExecutionRow(tuple):  # type: ignore[type-arg]
 
 
 class Store(ABC):
-    """Where version records and executions live. The registry is its in-memory cache.
+    """Where version records, executions and value parts live. The registry is its in-memory cache.
 
-    ``write`` is the only way in: each call is one transaction (or part of the open batch), so a
-    call's records are all there or none are.
+    What every backend must do (the contract tests in ``tests/test_store_contract.py`` check it for
+    memory, SQLite and PostgreSQL alike):
+
+    - ``write`` is the only way records come in: each call is one transaction, or part of the open
+      batch, so a call's records are all there or none are; durable when it returns (outside a batch)
+      or when the batch ends. A batch never holds a write lock while the caller's code runs.
+    - Records come back equal to what was written (``load``, ``iter_records`` in recording order),
+      decoded without importing or calling anything a row names: classes are looked up among those
+      defined in the process (``ecs_notebook.classes``); a malformed or hostile row is a ``StoreError``
+      naming the version, never a crash or code execution. Rows are never pickled.
+    - Queries by lineage, type and function are answered in recording order; ``ids_with_prefix`` is
+      an index range (fast on any size); counts include the open batch's records.
+    - Value parts (``put_parts``/``get_part``) are content-addressed, each written once and whole,
+      before the records naming them; re-storing a part touches it, so ``delete_parts`` with
+      ``older_than`` (``ecs-notebook gc``) never removes a part a concurrent writer just referred to.
+    - A store never reads the registry's private state: cached records are handed in (``use_cache``).
+    - Errors are ``StoreError`` with one line saying what failed and what to do; secrets (passwords in
+      URLs) never appear in messages. ``close`` leaves a file store complete on its own (SQLite: the
+      WAL is folded in); ``connect`` leaves a damaged or foreign file byte-identical.
     """
 
     url: str = ""
