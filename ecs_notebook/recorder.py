@@ -728,7 +728,7 @@ class CellRecorder:
 
     def _store_value(self, name: str, value: Any, info: Any) -> StoredValue:
         """The value's handle, its parts written to the store's object area (each once, whatever refers to it)."""
-        from .values.codecs import encode
+        from .values.codecs import encode_for
 
         t = type(value)
         tname = f"{t.__module__}.{t.__qualname__}" if t.__module__ != "builtins" else t.__name__
@@ -739,16 +739,18 @@ class CellRecorder:
         estimate = _size_estimate(value)
         if estimate > self.max_value_bytes:
             return self._too_large(name, value, tname, info, summary, estimate)
+        store = EntityRegistry.store
         try:
-            enc = encode(value)
+            # Parts the store holds already (the unchanged columns of a changed frame) are never built.
+            enc, keys = encode_for(value, store.has_part)
         except Exception:  # NoCodecError, or a value whose state cannot be read as data
-            enc = None
+            enc, keys = None, []
         if enc is not None:
-            nbytes = sum(memoryview(p).nbytes for p in enc.parts.values())
-            if nbytes > self.max_value_bytes:
-                return self._too_large(name, value, tname, info, summary, nbytes)
-            EntityRegistry.store.put_parts(enc.parts)
-            return StoredValue(tname, info.hex, summary, enc.header, tuple(enc.parts), nbytes, info.by_identity)
+            new_bytes = sum(memoryview(p).nbytes for p in enc.parts.values())
+            if max(new_bytes, estimate) > self.max_value_bytes:
+                return self._too_large(name, value, tname, info, summary, max(new_bytes, estimate))
+            store.put_parts(enc.parts, touch=[k for k in keys if k not in enc.parts])
+            return StoredValue(tname, info.hex, summary, enc.header, tuple(keys), max(new_bytes, estimate), info.by_identity)
         self._warn_once(
             name,
             tname,

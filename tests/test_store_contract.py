@@ -347,3 +347,33 @@ def test_queries_and_get_accept_unique_prefixes_and_reject_ambiguous_ones(backen
 def _unique_prefix(full: str) -> str:
     digits = full.replace("-", "")
     return next(digits[:n] for n in range(4, 33) if len(EntityRegistry.store.ids_with_prefix(digits[:n], limit=2)) == 1)
+
+
+# -- the object area (value parts) -------------------------------------------------------------------
+
+
+def test_value_parts_are_stored_once_read_back_touched_and_collected(backend):
+    import time
+
+    from ecs_notebook.errors import ValueNotStoredError
+    from ecs_notebook.values.codecs import part_key
+
+    store = EntityRegistry.store
+    small, large = b"small part", bytes(range(256)) * 1000  # inline and (SQLite) file-sized
+    parts = {part_key(small): small, part_key(large): large}
+    assert store.put_parts(parts) == len(small) + len(large)
+    assert store.put_parts(parts) == 0, "a part already stored is not stored again"
+    backend.reopen()
+    store = EntityRegistry.store
+    for key, data in parts.items():
+        assert store.has_part(key) and bytes(store.get_part(key)) == data
+    assert not store.has_part("0" * 32)
+    with pytest.raises(ValueNotStoredError):
+        store.get_part("0" * 32)
+    with pytest.raises(ValueNotStoredError):
+        store.put_parts({}, touch=["0" * 32])  # referring again to a part that is gone is an error
+    cutoff = time.time() + 1
+    store.put_parts({}, touch=[part_key(small)])  # touched after the cutoff below: kept
+    assert store.delete_parts(list(parts), older_than=cutoff - 1) == len(large)
+    assert store.has_part(part_key(small)) and not store.has_part(part_key(large))
+    assert set(store.part_sizes()) == {part_key(small)}

@@ -120,13 +120,19 @@ class Store(ABC):
     # -- the object area: content-addressed binary parts of recorded values (see ecs_notebook.values.codecs)
 
     @abstractmethod
-    def put_parts(self, parts: Mapping[str, Any]) -> int:
+    def put_parts(self, parts: Mapping[str, Any], touch: Iterable[str] = ()) -> int:
         """Store value parts by key (the XXH3-128 of their bytes); returns the bytes newly stored.
 
         A part already stored is skipped (each is stored once however many values refer to it).
         Parts are written before the records that name them, each atomically (a reader never sees
-        half a part). Requirement for backends: idempotent, and safe with concurrent writers.
+        half a part). ``touch``: keys of parts the caller found stored (``has_part``) and refers to
+        again; they are touched like re-stored parts, and a StoreError says if one is gone meanwhile.
+        Requirement for backends: idempotent, and safe with concurrent writers and ``gc``.
         """
+
+    @abstractmethod
+    def has_part(self, key: str) -> bool:
+        """Whether a part with that key is stored."""
 
     @abstractmethod
     def get_part(self, key: str) -> Any:
@@ -303,9 +309,17 @@ class MemoryStore(Store):
     def function_source(self, name: str) -> str | None:
         return self._sources.get(name)
 
-    def put_parts(self, parts: Mapping[str, Any]) -> int:
+    def has_part(self, key: str) -> bool:
+        return key in self._parts
+
+    def put_parts(self, parts: Mapping[str, Any], touch: Iterable[str] = ()) -> int:
         added = 0
         now = time.time()
+        for key in touch:
+            found = self._parts.get(key)
+            if found is None:
+                raise missing_part(key, "memory://")
+            self._parts[key] = (found[0], now)
         for key, data in parts.items():
             found = self._parts.get(key)
             if found is None:

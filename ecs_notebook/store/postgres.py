@@ -15,7 +15,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 from uuid import UUID
@@ -23,9 +23,10 @@ from uuid import UUID
 from .._ids import utcnow
 from ..errors import StoreError
 from ..records import VersionRecord
-from .base import Store, missing_part, prefix_range
+from .base import missing_part
 from .codec import Encoder
-from .rows import Row, SharingChains, decode_record, encode_record
+from .rows import Row, SharingChains, encode_record
+from .sql import COLUMNS, SQLStore
 
 if TYPE_CHECKING:
     import psycopg
@@ -80,9 +81,7 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
 }
 
-_COLUMNS = (
-    "ecs_id, lineage_id, type_path, root_ecs_id, previous_ecs_id, created_at, is_root, function_name, succeeded, cache_key, plain, data"
-)
+_COLUMNS = COLUMNS
 _TYPES = ("uuid", "uuid", "text", "uuid", "uuid", "float8", "bool", "text", "bool", "text", "text", "text")
 _NAMES = ", ".join(f"c{i}" for i in range(len(_TYPES)))
 # Large writes: one statement whatever the number of rows (12 array parameters), rows in order.
@@ -155,7 +154,7 @@ def _secrets(url: str) -> list[str]:
     return sorted((x for x in out if len(x) >= 3), key=len, reverse=True)
 
 
-class PostgresStore(Store):
+class PostgresStore(SQLStore):
     """A lineage store in a PostgreSQL database (the schema the URL's search_path selects).
 
     Safe for several processes and threads at once (one connection per store, behind a lock).
@@ -163,6 +162,8 @@ class PostgresStore(Store):
     """
 
     persistent = True
+    P = "%s"
+    EXECUTIONS = _EXECUTIONS
 
     def __init__(self, url: str, create: bool = True) -> None:
         """Connect, check the schema and create or migrate it.
@@ -432,21 +433,28 @@ class PostgresStore(Store):
 
     # -- the object area ---------------------------------------------------------------------
 
-    def put_parts(self, parts: Mapping[str, Any]) -> int:
+    def has_part(self, key: str) -> bool:
+        return self._query("SELECT 1 FROM objects WHERE chunk = 0 AND key = %s", (key,), one=True) is not None
+
+    def put_parts(self, parts: Mapping[str, Any], touch: Iterable[str] = ()) -> int:
         import psycopg
 
-        if not parts:
+        touched = [k for k in touch if k not in parts]
+        if not parts and not touched:
             return 0
-        keys = list(parts)
+        keys = [*parts, *touched]
         with self._lock:
             now = time.time()
             # Parts already stored are touched (a concurrent gc then keeps them); the rest inserted.
-            touched = self._query("UPDATE objects SET stored_at = %s WHERE chunk = 0 AND key = ANY(%s) RETURNING key", (now, keys))
-            have = {r[0] for r in touched}
+            touched_rows = self._query("UPDATE objects SET stored_at = %s WHERE chunk = 0 AND key = ANY(%s) RETURNING key", (now, keys))
+            have = {r[0] for r in touched_rows}
+            gone = [k for k in touched if k not in have]
+            if gone:
+                raise missing_part(gone[0], self.url)
             conn = self._connection()
             added = 0
             try:
-                for key in keys:
+                for key in parts:
                     if key in have:
                         continue
                     data = memoryview(parts[key]).cast("B")
@@ -577,65 +585,15 @@ class PostgresStore(Store):
                 msg = f"Could not read store {self.url}: {self._scrub(exc)}.{note}"
                 raise StoreError(msg) from self._cause(exc)
 
-    def load(self, ecs_id: UUID) -> VersionRecord | None:
-        row = self._query(f"SELECT {_COLUMNS} FROM versions WHERE ecs_id = %s", (ecs_id,), one=True)
-        return None if row is None else decode_record(_sqlite_row(row), self._load_base)
+    # The shared queries (store/sql.py) in PostgreSQL's dialect (uuid and boolean columns; a batch
+    # is a transaction the queries already see).
 
-    def _load_base(self, base: UUID) -> VersionRecord:
-        rec = self._cache.get(base.int) or self.load(base)
-        if rec is None:
-            msg = f"Store {self.url} is missing record {base}, which a stored version builds on."
-            raise StoreError(msg)
-        return rec
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        rows: list[Any] = self._query(sql, params)
+        return rows
 
-    def lineage_versions(self, lineage_id: UUID) -> list[UUID]:
-        return [r[0] for r in self._query("SELECT ecs_id FROM versions WHERE lineage_id = %s ORDER BY seq", (lineage_id,))]
-
-    def lineage_of(self, ecs_id: UUID) -> UUID | None:
-        row = self._query("SELECT lineage_id FROM versions WHERE ecs_id = %s", (ecs_id,), one=True)
-        return row[0] if row else None
-
-    def is_root(self, ecs_id: UUID) -> bool:
-        row = self._query("SELECT is_root FROM versions WHERE ecs_id = %s", (ecs_id,), one=True)
-        return bool(row and row[0])
-
-    def ids_by_type(self, type_path: str) -> list[UUID]:
-        return [r[0] for r in self._query("SELECT ecs_id FROM versions WHERE type_path = %s ORDER BY seq", (type_path,))]
-
-    def lineages(self) -> list[UUID]:
-        return [r[0] for r in self._query("SELECT lineage_id FROM versions GROUP BY lineage_id ORDER BY MIN(seq)")]
-
-    def executions(self, function: str | None = None, failed: bool | None = None) -> list[UUID]:
-        sql, params = f"SELECT ecs_id FROM {_EXECUTIONS}", list[Any]()
-        if function is not None:
-            sql += " AND function_name = %s"
-            params.append(function)
-        if failed is not None:
-            sql += " AND succeeded = %s"
-            params.append(not failed)
-        return [r[0] for r in self._query(sql + " ORDER BY seq", params)]
-
-    def find_cached(self, cache_key: str) -> UUID | None:
-        row = self._query("SELECT ecs_id FROM versions WHERE cache_key = %s ORDER BY seq DESC LIMIT 1", (cache_key,), one=True)
-        return row[0] if row else None
-
-    def ids_with_prefix(self, prefix: str, limit: int = 10) -> list[UUID]:
-        lo, hi = prefix_range(prefix)
-        params: tuple[Any, ...]
-        # uuid columns compare bytewise (big-endian): one range scan of the unique index on ecs_id.
-        if hi >> 128:
-            sql, params = "SELECT ecs_id FROM versions WHERE ecs_id >= %s ORDER BY ecs_id LIMIT %s", (UUID(int=lo), limit)
-        else:
-            sql = "SELECT ecs_id FROM versions WHERE ecs_id >= %s AND ecs_id < %s ORDER BY ecs_id LIMIT %s"
-            params = (UUID(int=lo), UUID(int=hi), limit)
-        return [r[0] for r in self._query(sql, params)]
-
-    def function_versions(self, name: str) -> list[str]:
-        return [r[0] for r in self._query("SELECT code_version FROM functions WHERE name = %s ORDER BY registered_at", (name,))]
-
-    def function_source(self, name: str) -> str | None:
-        rows = self._query("SELECT source FROM functions WHERE name = %s ORDER BY registered_at DESC LIMIT 1", (name,))
-        return rows[0][0] if rows and isinstance(rows[0][0], str) else None
+    def _record_row(self, row: Any) -> tuple[Any, ...]:
+        return _sqlite_row(row)
 
     def counts(self) -> dict[str, int]:
         row = self._query(
@@ -646,16 +604,6 @@ class PostgresStore(Store):
             one=True,
         )
         return {"versions": row[0], "lineages": row[1], "executions": row[2], "functions": row[3], "bytes": row[4]}
-
-    def iter_records(self) -> Iterator[VersionRecord]:
-        last = 0
-        while True:
-            rows = self._query(f"SELECT seq, {_COLUMNS} FROM versions WHERE seq > %s ORDER BY seq LIMIT 2000", (last,))
-            if not rows:
-                return
-            for r in rows:
-                yield decode_record(_sqlite_row(r[1:]), self._load_base)
-            last = rows[-1][0]
 
     def describe(self) -> str:
         if self._closed:

@@ -8,7 +8,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -17,9 +17,10 @@ from uuid import UUID
 from .._ids import utcnow
 from ..errors import StoreError
 from ..records import VersionRecord
-from .base import Store, missing_part, prefix_range
+from .base import missing_part
 from .codec import Encoder
-from .rows import SharingChains, decode_record, encode_record
+from .rows import SharingChains, encode_record
+from .sql import COLUMNS, SQLStore
 
 SCHEMA_VERSION = 2
 #: Value parts up to this size live in the database; larger ones are files in ``<db>.objects/``
@@ -70,12 +71,11 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
 }
 
-_COLUMNS = (
-    "ecs_id, lineage_id, type_path, root_ecs_id, previous_ecs_id, created_at, is_root, function_name, succeeded, cache_key, plain, data"
-)
+_COLUMNS = COLUMNS
 _INSERT_VERSION = f"INSERT OR IGNORE INTO versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _INSERT_FUNCTION = "INSERT OR IGNORE INTO functions (name, code_version, source, signature, registered_at) VALUES (?, ?, ?, ?, ?)"
 _EXECUTIONS = "versions INDEXED BY versions_function WHERE function_name IS NOT NULL"
+_CACHED = "versions INDEXED BY versions_cache"
 
 
 def parse_sqlite_url(url: str, base: Path | None = None) -> Path:
@@ -91,10 +91,13 @@ def parse_sqlite_url(url: str, base: Path | None = None) -> Path:
     return path if path.is_absolute() else (base or Path.cwd()) / path
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLStore):
     """A lineage store in one SQLite file, safe for several processes at once (WAL, busy timeout)."""
 
     persistent = True
+    P = "?"
+    EXECUTIONS = _EXECUTIONS
+    CACHED = _CACHED
 
     def __init__(self, path: str | os.PathLike[str], url: str | None = None) -> None:
         self.path = Path(path).resolve()
@@ -364,10 +367,14 @@ class SQLiteStore(Store):
             raise StoreError(msg)
         return self.objects_dir / key[:2] / key
 
-    def put_parts(self, parts: Mapping[str, Any]) -> int:
-        if not parts:
+    def has_part(self, key: str) -> bool:
+        return self._query_one("SELECT 1 FROM objects WHERE key = ?", (key,)) is not None
+
+    def put_parts(self, parts: Mapping[str, Any], touch: Iterable[str] = ()) -> int:
+        touched = [k for k in touch if k not in parts]
+        if not parts and not touched:
             return 0
-        keys = list(parts)
+        keys = [*parts, *touched]
         with self._lock:
             conn = self._conn
             try:
@@ -382,9 +389,12 @@ class SQLiteStore(Store):
                         marks = ",".join("?" * len(chunk))
                         conn.execute(f"UPDATE objects SET stored_at = ? WHERE key IN ({marks})", (now, *chunk))
                         have.update(r[0] for r in conn.execute(f"SELECT key FROM objects WHERE key IN ({marks})", tuple(chunk)))
+                    gone = [k for k in touched if k not in have]
+                    if gone:
+                        raise missing_part(gone[0], self.objects_dir)
                     rows: list[tuple[str, int, float, bytes | None]] = []
                     added = 0
-                    for key in keys:
+                    for key in parts:
                         if key in have:
                             continue
                         data = memoryview(parts[key]).cast("B")
@@ -507,105 +517,37 @@ class SQLiteStore(Store):
     # Inside a batch, the batch's own rows (in memory until it ends) are read with the file's rows,
     # after them (they are the newest).
 
-    def load(self, ecs_id: UUID) -> VersionRecord | None:
+    # The shared queries (store/sql.py) in SQLite's dialect; inside a batch, the batch's own rows (in
+    # memory until it ends) are read with the file's rows, after them (they are the newest).
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        return self._query(sql, params)
+
+    def _id(self, eid: UUID) -> Any:
+        return eid.bytes
+
+    def _flag(self, value: bool) -> Any:
+        return 1 if value else 0
+
+    def _where(self) -> str:
+        return str(self.path)
+
+    def _batch_row(self, ecs_id: UUID) -> tuple[Any, ...] | None:
         row = self._pending_rows.get(ecs_id.bytes)
-        if row is None:
-            row = self._query_one(f"SELECT {_COLUMNS} FROM versions WHERE ecs_id = ?", (ecs_id.bytes,))
-        if row is None:
-            return None
-        return decode_record(row, self._load_base)
+        return tuple(row) if row is not None else None
 
-    def _load_base(self, base: UUID) -> VersionRecord:
-        rec = self._cache.get(base.int) or self.load(base)
-        if rec is None:
-            msg = f"Store {self.path} is missing record {base}, which a stored version builds on."
-            raise StoreError(msg)
-        return rec
+    def _batch_ids(self, keep: Any) -> list[UUID]:
+        return [UUID(bytes=b) for b, row in self._pending_rows.items() if keep(row)] if self._pending_rows else []
 
-    def _ids_with_pending(self, rows: list[Any], keep: Any) -> list[UUID]:
-        out = [bytes(r[0]) for r in rows]
-        if self._pending_rows:
-            seen = set(out)
-            out += [b for b, row in self._pending_rows.items() if b not in seen and keep(row)]
-        return [UUID(bytes=b) for b in out]
+    def _batch_cached(self, cache_key: str) -> UUID | None:
+        found = self._pending_cache.get(cache_key)
+        return UUID(bytes=found) if found is not None else None
 
-    def lineage_versions(self, lineage_id: UUID) -> list[UUID]:
-        rows = self._query("SELECT ecs_id FROM versions WHERE lineage_id = ? ORDER BY seq", (lineage_id.bytes,))
-        lid = lineage_id.bytes
-        return self._ids_with_pending(rows, lambda row: row[1] == lid)
+    def _batch_functions(self, name: str) -> list[str]:
+        return [group[0][1] for kind, group, _ids in self._pending if kind == "functions" and group[0][0] == name]
 
-    def lineage_of(self, ecs_id: UUID) -> UUID | None:
-        pending = self._pending_rows.get(ecs_id.bytes)
-        if pending is not None:
-            return UUID(bytes=pending[1])
-        row = self._query_one("SELECT lineage_id FROM versions WHERE ecs_id = ?", (ecs_id.bytes,))
-        return UUID(bytes=bytes(row[0])) if row else None
-
-    def is_root(self, ecs_id: UUID) -> bool:
-        pending = self._pending_rows.get(ecs_id.bytes)
-        if pending is not None and pending[6]:
-            return True
-        row = self._query_one("SELECT is_root FROM versions WHERE ecs_id = ?", (ecs_id.bytes,))
-        return bool(row and row[0])
-
-    def ids_by_type(self, type_path: str) -> list[UUID]:
-        rows = self._query("SELECT ecs_id FROM versions WHERE type_path = ? ORDER BY seq", (type_path,))
-        return self._ids_with_pending(rows, lambda row: row[2] == type_path)
-
-    def lineages(self) -> list[UUID]:
-        rows = self._query("SELECT lineage_id FROM versions GROUP BY lineage_id ORDER BY MIN(seq)")
-        out = [bytes(r[0]) for r in rows]
-        if self._pending_rows:
-            out += list(dict.fromkeys(row[1] for row in self._pending_rows.values()).keys() - set(out))
-        return [UUID(bytes=b) for b in out]
-
-    def executions(self, function: str | None = None, failed: bool | None = None) -> list[UUID]:
-        sql, params = f"SELECT ecs_id FROM {_EXECUTIONS}", list[Any]()
-        if function is not None:
-            sql += " AND function_name = ?"
-            params.append(function)
-        if failed is not None:
-            sql += " AND succeeded = ?"
-            params.append(0 if failed else 1)
-        rows = self._query(sql + " ORDER BY seq", tuple(params))
-        ok = None if failed is None else (0 if failed else 1)
-        return self._ids_with_pending(
-            rows, lambda row: row[7] is not None and (function is None or row[7] == function) and (ok is None or row[8] == ok)
-        )
-
-    def find_cached(self, cache_key: str) -> UUID | None:
-        pending = self._pending_cache.get(cache_key)
-        if pending is not None:
-            return UUID(bytes=pending)
-        row = self._query_one(
-            "SELECT ecs_id FROM versions INDEXED BY versions_cache WHERE cache_key = ? ORDER BY seq DESC LIMIT 1",
-            (cache_key,),
-        )
-        return UUID(bytes=bytes(row[0])) if row else None
-
-    def ids_with_prefix(self, prefix: str, limit: int = 10) -> list[UUID]:
-        lo, hi = prefix_range(prefix)
-        params: tuple[Any, ...]
-        # ecs_id is a 16-byte big-endian blob with a unique index: blobs compare as memcmp, so the
-        # ids starting with the prefix are one index range.
-        if hi >> 128:
-            sql, params = "SELECT ecs_id FROM versions WHERE ecs_id >= ? ORDER BY ecs_id LIMIT ?", (lo.to_bytes(16, "big"), limit)
-        else:
-            sql = "SELECT ecs_id FROM versions WHERE ecs_id >= ? AND ecs_id < ? ORDER BY ecs_id LIMIT ?"
-            params = (lo.to_bytes(16, "big"), hi.to_bytes(16, "big"), limit)
-        return [UUID(bytes=bytes(r[0])) for r in self._query(sql, params)]
-
-    def function_versions(self, name: str) -> list[str]:
-        rows = self._query("SELECT code_version FROM functions WHERE name = ? ORDER BY registered_at", (name,))
-        out = [r[0] for r in rows]
-        for kind, group, _ids in self._pending:
-            if kind == "functions" and group[0][0] == name and group[0][1] not in out:
-                out.append(group[0][1])
-        return out
-
-    def function_source(self, name: str) -> str | None:
-        row = self._query_one("SELECT source FROM functions WHERE name = ? ORDER BY registered_at DESC LIMIT 1", (name,))
-        return None if row is None or not isinstance(row[0], str) else row[0]
+    def _batch_rows(self) -> list[tuple[Any, ...]]:
+        return self._pending_versions()
 
     def counts(self) -> dict[str, int]:
         row = self._query_one(
@@ -624,18 +566,6 @@ class SQLiteStore(Store):
             known = "SELECT 1 FROM functions WHERE name = ? LIMIT 1"
             out["functions"] += sum(1 for n in names if not self._query_one(known, (n,)))
         return out
-
-    def iter_records(self) -> Iterator[VersionRecord]:
-        last = 0
-        while True:
-            rows = self._query(f"SELECT seq, {_COLUMNS} FROM versions WHERE seq > ? ORDER BY seq LIMIT 2000", (last,))
-            if not rows:
-                break
-            for r in rows:
-                yield decode_record(r[1:], self._load_base)
-            last = rows[-1][0]
-        for row in self._pending_versions():
-            yield decode_record(row, self._load_base)
 
     def describe(self) -> str:
         c = self.counts()

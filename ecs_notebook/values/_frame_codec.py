@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 
 from ._arrays import frame_columns
-from ._numpy_codec import npy_bytes, object_array, read_npy
+from ._numpy_codec import object_array, read_npy
 from .codecs import NoCodecError, corrupt
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def _column(enc: ValueEncoder, arr: Any) -> dict[str, Any]:
     if isinstance(arr, np.ndarray):
         if arr.dtype.hasobject:
             return {"kind": "objects", "n": len(arr), "items": enc.node(arr.tolist())}
-        return {"kind": "npy", "part": enc.add(npy_bytes(arr))}
+        return {"kind": "npy", "part": enc.add_npy(arr)}
     try:
         table = pa.Table.from_pandas(pd.DataFrame({"v": arr}, copy=False), preserve_index=False)
         sink = pa.BufferOutputStream()

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import xxhash
 
 from .codecs import NoCodecError, corrupt
 
@@ -26,11 +27,8 @@ def encoder_for(t: type) -> Callable[[ValueEncoder, Any], dict[str, Any]]:
     raise NoCodecError(msg)
 
 
-def npy_bytes(a: np.ndarray[Any, Any]) -> bytearray:
-    """The ``.npy`` file of a non-object array, built with one copy of the data (strided views too).
-
-    Fortran-ordered arrays keep their order.
-    """
+def _npy_head(a: np.ndarray[Any, Any]) -> tuple[bytes, bool]:
+    """The ``.npy`` header of ``a`` and whether its data is written in Fortran order."""
     fortran = bool(a.flags.f_contiguous and not a.flags.c_contiguous)
     buf = io.BytesIO()
     info = {"descr": np.lib.format.dtype_to_descr(a.dtype), "fortran_order": fortran, "shape": a.shape}
@@ -39,7 +37,27 @@ def npy_bytes(a: np.ndarray[Any, Any]) -> bytearray:
     except ValueError:  # a header over 64 KiB (a very wide structured dtype)
         buf = io.BytesIO()
         np.lib.format.write_array_header_2_0(buf, info)
-    head = buf.getvalue()
+    return buf.getvalue(), fortran
+
+
+def npy_key(a: np.ndarray[Any, Any]) -> str | None:
+    """The part key of ``npy_bytes(a)`` computed over the array's memory (no copy); None if it is not contiguous."""
+    if a.dtype.hasobject or not (a.flags.c_contiguous or a.flags.f_contiguous):
+        return None
+    head, fortran = _npy_head(a)
+    h = xxhash.xxh3_128(head)
+    if a.size:
+        flat: Any = (a.T if fortran else a).reshape(-1).view(np.uint8)  # the data in file order, not copied
+        h.update(flat)
+    return h.hexdigest()
+
+
+def npy_bytes(a: np.ndarray[Any, Any]) -> bytearray:
+    """The ``.npy`` file of a non-object array, built with one copy of the data (strided views too).
+
+    Fortran-ordered arrays keep their order.
+    """
+    head, fortran = _npy_head(a)
     out = bytearray(len(head) + a.nbytes)
     out[: len(head)] = head
     if a.size:
@@ -55,7 +73,7 @@ def encode_array(enc: ValueEncoder, a: np.ndarray[Any, Any]) -> dict[str, Any]:
             raise NoCodecError(msg)
         items = a.reshape(-1).tolist() if a.ndim else [a.item()]
         return {"codec": "npy_object", "shape": list(a.shape), "items": enc.node(items)}
-    return {"codec": "npy", "part": enc.add(npy_bytes(a))}
+    return {"codec": "npy", "part": enc.add_npy(a)}
 
 
 def _encode_scalar(enc: ValueEncoder, x: np.generic) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from xxhash import xxh3_128_hexdigest
 
 from ..errors import StoreError
 
-__all__ = ["Encoded", "NoCodecError", "PngImage", "decode", "encode", "has_codec", "part_key"]
+__all__ = ["Encoded", "NoCodecError", "PngImage", "decode", "encode", "encode_for", "has_codec", "part_key"]
 
 FORMAT_VERSION = 1
 #: Containers with at least this many items go to a part of their own (stored once, shared).
@@ -87,6 +87,18 @@ def encode(value: object) -> Encoded:
     return Encoded(header, enc.parts)
 
 
+def encode_for(value: object, skip: Callable[[str], bool]) -> tuple[Encoded, list[str]]:
+    """Encode ``value`` for a destination that already holds the parts ``skip`` accepts.
+
+    Returns the encoding (its ``parts``: only those to store) and the keys of every part the header
+    names (stored ones included), so an unchanged column of a changed frame costs a hash, not a copy.
+    """
+    enc = ValueEncoder(skip)
+    header = enc.value(value)
+    header["format"] = FORMAT_VERSION
+    return Encoded(header, enc.parts), [*enc.parts, *(k for k in enc.skipped if k not in enc.parts)]
+
+
 def has_codec(value: object) -> bool:
     """Whether :func:`encode` can store ``value`` (encodes it to find out: use on small values)."""
     try:
@@ -115,15 +127,35 @@ def decode(header: Mapping[str, Any], parts: Mapping[str, Buffer] | Callable[[st
 
 
 class ValueEncoder:
-    """One encoding: collects the parts, dispatches on type (registered codecs only)."""
+    """One encoding: collects the parts, dispatches on type (registered codecs only).
 
-    def __init__(self) -> None:
+    ``skip(key)``: parts the destination already holds; an array part whose key it accepts is never
+    built (its key is computed over the array's memory, without a copy), only listed in ``skipped``.
+    """
+
+    def __init__(self, skip: Callable[[str], bool] | None = None) -> None:
         self.parts: dict[str, Buffer] = {}
+        self.skip = skip
+        self.skipped: list[str] = []
 
     def add(self, data: Buffer) -> str:
         key = part_key(data)
         self.parts.setdefault(key, data)
         return key
+
+    def add_npy(self, a: Any) -> str:
+        """An array's ``.npy`` part; not built when ``skip`` says the destination has it already."""
+        from ._numpy_codec import npy_bytes, npy_key
+
+        if self.skip is not None:
+            key = npy_key(a)
+            if key is not None:
+                if key in self.parts or key in self.skipped:
+                    return key
+                if self.skip(key):
+                    self.skipped.append(key)
+                    return key
+        return self.add(npy_bytes(a))
 
     def value(self, value: object) -> dict[str, Any]:
         """The header of a top-level (or nested, non-JSON) value."""
