@@ -124,8 +124,18 @@ CASES = [
     Case("swap", ["x = [1]\ny = [2]"], ["x, y = y, x"], {"x", "y"}),
     Case("walrus-in-comprehension", ["items = [1, 2, 3]"], ["out = [z for i in items if (z := i * 2) > 2]\nz"], {"out", "z"}),
     Case("exception-caught-inside", ["d = {}"], ["try:\n    d['x'] = 1 / 0\nexcept ZeroDivisionError as e:\n    d['err'] = str(e)"], {"d"}),
-    Case("lambda-and-sorted", ["rows = [(2, 'b'), (1, 'a')]"], ["key = lambda r: r[0]\nrows.sort(key=key)\nfirst = rows[0]"], {"key", "rows", "first"}),
-    Case("class-attribute-via-classmethod", ["class C:\n    n = 0\n    @classmethod\n    def bump(cls):\n        cls.n += 1"], ["C.bump()\nseen = C.n"], {"seen"}),
+    Case(
+        "lambda-and-sorted",
+        ["rows = [(2, 'b'), (1, 'a')]"],
+        ["key = lambda r: r[0]\nrows.sort(key=key)\nfirst = rows[0]"],
+        {"key", "rows", "first"},
+    ),
+    Case(
+        "class-attribute-via-classmethod",
+        ["class C:\n    n = 0\n    @classmethod\n    def bump(cls):\n        cls.n += 1"],
+        ["C.bump()\nseen = C.n"],
+        {"seen"},
+    ),
     Case("generator-consumed", ["gen = iter(range(5))"], ["a = next(gen)\nb = next(gen)"], {"a", "b"}),
     Case("series-index-name", [PANDAS], ["s = df['a'].copy()\ns.index.name = 'k'\ns"], {"s"}, "pandas"),
     Case(
