@@ -165,6 +165,14 @@ class _Cursor:
 _CONTAINERS = (list, tuple, dict, SetTemplate, FrozenSetTemplate)
 
 
+def _count_slot(items: Any) -> int:
+    """How many items are SLOT: ``list.count`` (C, identity first) unless an item's == gives no bool (a DataFrame)."""
+    try:
+        return int(items.count(SLOT)) if type(items) is list else sum(1 for v in items if v is SLOT)
+    except (ValueError, TypeError):  # an array or frame compared with SLOT: count by identity alone
+        return sum(1 for v in items if v is SLOT)
+
+
 def _count_slots(t: Any) -> int:
     """Number of child entities a template holds."""
     if t is SLOT:
@@ -173,7 +181,7 @@ def _count_slots(t: Any) -> int:
     if tt is dict:
         return sum(_count_slots(v) for v in t.values())
     if tt in _CONTAINERS:
-        n = sum(1 for v in t if v is SLOT)  # by identity: == on a stored DataFrame or array would not give a bool
+        n = _count_slot(t)
         return n + sum(_count_slots(v) for v in t if type(v) in _CONTAINERS)
     return 0
 
@@ -225,7 +233,7 @@ def _slots_before(t: Any, pos: Any) -> int:
             before.append(v)
     else:
         before = t[:pos]
-    n = sum(1 for v in before if v is SLOT)  # by identity, never == on stored values
+    n = _count_slot(before)
     if n != len(before):
         n += sum(_count_slots(v) for v in before if type(v) in _CONTAINERS)
     return n

@@ -81,7 +81,7 @@ class Encoder:
         if t is float:
             return v if math.isfinite(v) else {T: "float", "v": repr(v)}
         if t is list:
-            if len(v) > 8 and all(x is SLOT for x in v):
+            if len(v) > 8 and _all_slots(v):
                 return {T: "slots", "n": len(v)}  # a list of child entities: a count is enough
             return [self.encode(x) for x in v]
         if t is dict:
@@ -192,6 +192,14 @@ class Encoder:
             stacklevel=6,
         )
         return {T: "unstorable", "c": tname, "r": text, "fp": placeholder.fingerprint}
+
+
+def _all_slots(items: list[Any]) -> bool:
+    """Whether every item is SLOT (C speed; by identity when an item's == gives no bool, as a DataFrame's)."""
+    try:
+        return items.count(SLOT) == len(items)
+    except (ValueError, TypeError):
+        return all(x is SLOT for x in items)
 
 
 def _has_surrogate(s: str) -> bool:
