@@ -734,7 +734,8 @@ class CellRecorder:
         tname = f"{t.__module__}.{t.__qualname__}" if t.__module__ != "builtins" else t.__name__
         summary = describe(value)
         if isinstance(value, (types.FunctionType, type)):  # code: recorded by its hash, described by its source
-            return StoredValue(tname, info.hex, _source_of(value) or summary, reason=CODE)
+            kind = "class" if isinstance(value, type) else "function"  # (a class's own type is its metaclass)
+            return StoredValue(kind, info.hex, _source_of(value) or summary, reason=CODE)
         # Values fingerprinted by identity may still have a codec (a matplotlib Figure: its PNG).
         estimate = _size_estimate(value)
         if estimate > self.max_value_bytes:
