@@ -402,16 +402,17 @@ class CellRecorder:
         """
         from .store import batch
 
+        # A failed cell changes nothing, whatever happens to the recording (a store gone away).
+        not_restored = self._restore(run) if error is not None else []
         with batch() as store:
             key = (run.name, run.code_version)
             if key not in self._written:  # the cell's source, for %ecs_rerun after a restart
                 store.write_function(run.name, run.code_version, run.source, {})
                 self._written.add(key)
-            return self._end(run, error)
+            return self._end(run, error, not_restored)
 
-    def _end(self, run: CellRun, error: BaseException | None) -> CellResult:
+    def _end(self, run: CellRun, error: BaseException | None, not_restored: list[str]) -> CellResult:
         if error is not None:
-            not_restored = self._restore(run)
             xid = self._record_failure(run, error)
             return CellResult(run.name, [n for n, _ in run.inputs], [], xid, False, time.perf_counter() - run.t0, not_restored)
         ns, before = self.ns, run.before
