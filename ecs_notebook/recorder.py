@@ -729,7 +729,7 @@ class CellRecorder:
 
     def _store_value(self, name: str, value: Any, info: Any) -> StoredValue:
         """The value's handle, its parts written to the store's object area (each once, whatever refers to it)."""
-        from .values.codecs import encode_for
+        from .values.codecs import encode_for, part_size
 
         t = type(value)
         tname = f"{t.__module__}.{t.__qualname__}" if t.__module__ != "builtins" else t.__name__
@@ -748,7 +748,7 @@ class CellRecorder:
         except Exception:  # NoCodecError, or a value whose state cannot be read as data
             enc, keys = None, []
         if enc is not None:
-            new_bytes = sum(memoryview(p).nbytes for p in enc.parts.values())
+            new_bytes = sum(part_size(p) for p in enc.parts.values())
             if max(new_bytes, estimate) > self.max_value_bytes:
                 return self._too_large(name, value, tname, info, summary, max(new_bytes, estimate))
             store.put_parts(enc.parts, touch=[k for k in keys if k not in enc.parts])

@@ -323,7 +323,9 @@ class MemoryStore(Store):
         for key, data in parts.items():
             found = self._parts.get(key)
             if found is None:
-                blob = bytes(data)
+                from ..values.codecs import part_bytes
+
+                blob = bytes(memoryview(part_bytes(data)).cast("B"))
                 self._parts[key] = (blob, now)
                 added += len(blob)
             else:

@@ -23,6 +23,7 @@ from uuid import UUID
 from .._ids import utcnow
 from ..errors import StoreError
 from ..records import VersionRecord
+from ..values.codecs import part_bytes
 from .base import missing_part
 from .codec import Encoder
 from .rows import Row, SharingChains, encode_record
@@ -457,7 +458,7 @@ class PostgresStore(SQLStore):
                 for key in parts:
                     if key in have:
                         continue
-                    data = memoryview(parts[key]).cast("B")
+                    data = memoryview(part_bytes(parts[key])).cast("B")
                     size = data.nbytes
                     chunks = [data[i : i + PART_CHUNK_BYTES] for i in range(0, size, PART_CHUNK_BYTES)] or [data]
                     with conn.transaction(), conn.cursor() as cur:  # a part lands whole or not at all

@@ -17,6 +17,7 @@ from uuid import UUID
 from .._ids import utcnow
 from ..errors import StoreError
 from ..records import VersionRecord
+from ..values.codecs import part_bytes, part_chunks, part_size
 from .base import missing_part
 from .codec import Encoder
 from .rows import SharingChains, encode_record
@@ -397,12 +398,12 @@ class SQLiteStore(SQLStore):
                     for key in parts:
                         if key in have:
                             continue
-                        data = memoryview(parts[key]).cast("B")
-                        size = data.nbytes
+                        part = parts[key]
+                        size = part_size(part)
                         if size <= INLINE_PART_BYTES:
-                            rows.append((key, size, now, bytes(data)))
+                            rows.append((key, size, now, bytes(memoryview(part_bytes(part)).cast("B"))))
                         else:
-                            self._write_part_file(key, data)
+                            self._write_part_file(key, part_chunks(part), size)
                             rows.append((key, size, now, None))
                         added += size
                     conn.executemany("INSERT OR IGNORE INTO objects (key, size, stored_at, data) VALUES (?, ?, ?, ?)", rows)
@@ -416,16 +417,17 @@ class SQLiteStore(SQLStore):
                 raise StoreError(msg) from exc
             return added
 
-    def _write_part_file(self, key: str, data: memoryview) -> None:
+    def _write_part_file(self, key: str, chunks: list[Any], size: int) -> None:
         """Write a part's file atomically: a temporary file in the same folder, renamed into place."""
         final = self._part_file(key)
-        if final.exists() and final.stat().st_size == data.nbytes:
+        if final.exists() and final.stat().st_size == size:
             return
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
             tmp = final.with_name(f".{key}.{os.getpid()}.{threading.get_ident()}.tmp")
             with open(tmp, "wb") as f:
-                f.write(data)
+                for chunk in chunks:  # an array's memory is written as it lies, never copied first
+                    f.write(chunk)
             os.replace(tmp, final)
         except OSError as exc:
             msg = f"Could not write a value part into {self.objects_dir}: {exc.strerror or exc}. Nothing of this call was recorded."

@@ -40,16 +40,40 @@ def _npy_head(a: np.ndarray[Any, Any]) -> tuple[bytes, bool]:
     return buf.getvalue(), fortran
 
 
-def npy_key(a: np.ndarray[Any, Any]) -> str | None:
-    """The part key of ``npy_bytes(a)`` computed over the array's memory (no copy); None if it is not contiguous."""
+class NpyPart:
+    """The ``.npy`` file of a contiguous array as its header and the array's own memory: written without a copy.
+
+    A part a store needs to write; ``nbytes`` and ``chunks()`` (the header, then the data in file order)
+    are all it reads (``codecs.part_size``, ``codecs.part_chunks``).
+    """
+
+    __slots__ = ("data", "head", "nbytes")
+
+    def __init__(self, head: bytes, data: Any) -> None:
+        self.head, self.data = head, data
+        self.nbytes = len(head) + int(data.nbytes if data is not None else 0)
+
+    def chunks(self) -> list[Any]:
+        return [self.head] if self.data is None else [self.head, self.data]
+
+
+def npy_part(a: np.ndarray[Any, Any]) -> tuple[str, NpyPart] | None:
+    """The part key of ``npy_bytes(a)`` computed over the array's memory, and the part (no copy); None if not contiguous."""
     if a.dtype.hasobject or not (a.flags.c_contiguous or a.flags.f_contiguous):
         return None
     head, fortran = _npy_head(a)
     h = xxhash.xxh3_128(head)
+    flat: Any = None
     if a.size:
-        flat: Any = (a.T if fortran else a).reshape(-1).view(np.uint8)  # the data in file order, not copied
+        flat = (a.T if fortran else a).reshape(-1).view(np.uint8)  # the data in file order, not copied
         h.update(flat)
-    return h.hexdigest()
+    return h.hexdigest(), NpyPart(head, flat)
+
+
+def npy_key(a: np.ndarray[Any, Any]) -> str | None:
+    """The part key of ``npy_bytes(a)`` computed over the array's memory (no copy); None if it is not contiguous."""
+    found = npy_part(a)
+    return found[0] if found is not None else None
 
 
 def npy_bytes(a: np.ndarray[Any, Any]) -> bytearray:

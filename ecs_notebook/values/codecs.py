@@ -79,6 +79,24 @@ def part_key(data: Buffer) -> str:
     return xxh3_128_hexdigest(data)
 
 
+def part_size(part: Any) -> int:
+    """The size in bytes of a part of ``Encoded.parts`` (a buffer, or an array's ``NpyPart``)."""
+    chunks = getattr(part, "chunks", None)
+    return int(part.nbytes) if callable(chunks) else memoryview(part).nbytes
+
+
+def part_chunks(part: Any) -> list[Buffer]:
+    """The bytes of a part as buffers to write one after the other (an ``NpyPart``: header, then the array)."""
+    chunks = getattr(part, "chunks", None)
+    return list(chunks()) if callable(chunks) else [part]
+
+
+def part_bytes(part: Any) -> Buffer:
+    """The bytes of a part in one buffer (joined, for an ``NpyPart``)."""
+    chunks = getattr(part, "chunks", None)
+    return b"".join(memoryview(c).cast("B") for c in chunks()) if callable(chunks) else part
+
+
 def encode(value: object) -> Encoded:
     """Encode ``value`` exactly; raise :class:`NoCodecError` if it (or a member) has no codec."""
     enc = ValueEncoder()
@@ -144,17 +162,24 @@ class ValueEncoder:
         return key
 
     def add_npy(self, a: Any) -> str:
-        """An array's ``.npy`` part; not built when ``skip`` says the destination has it already."""
-        from ._numpy_codec import npy_bytes, npy_key
+        """An array's ``.npy`` part; not built when ``skip`` says the destination has it already.
+
+        For a destination (``skip`` given), a contiguous array's part is an ``NpyPart``: its header and
+        the array's own memory, written without a copy.
+        """
+        from ._numpy_codec import npy_bytes, npy_part
 
         if self.skip is not None:
-            key = npy_key(a)
-            if key is not None:
+            found = npy_part(a)
+            if found is not None:
+                key, part = found
                 if key in self.parts or key in self.skipped:
                     return key
                 if self.skip(key):
                     self.skipped.append(key)
-                    return key
+                else:
+                    self.parts[key] = part
+                return key
         return self.add(npy_bytes(a))
 
     def value(self, value: object) -> dict[str, Any]:
@@ -328,7 +353,7 @@ class ValueDecoder:
         if not isinstance(key, str) or len(key) != 32:
             raise corrupt("part key", repr(key)[:40])
         try:
-            data = self._parts[key] if isinstance(self._parts, Mapping) else self._parts(key)
+            data = part_bytes(self._parts[key]) if isinstance(self._parts, Mapping) else self._parts(key)
         except (KeyError, FileNotFoundError) as exc:
             msg = f"Stored value part {key} is missing from the store (deleted by gc, or the object area was not copied)"
             raise StoreError(msg) from exc
