@@ -197,7 +197,7 @@ def _session(chain_calls: int, fan_calls: int) -> str:
 
 def _focused_rows(stage: Stage, repeats: int, quick: bool, base_clicked: float, base_name: str) -> list[Row]:
     from ecs_notebook.lineage.graph import default_graph
-    from ecs_notebook.widget import LineageExplorer
+    from ecs_notebook.notebook.widget import LineageExplorer
 
     chain_calls, fan_calls = (9_000, 500) if quick else (45_000, 2_500)
     rows: list[Row] = []

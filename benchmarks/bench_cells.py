@@ -202,7 +202,7 @@ ecs_notebook.connect(sys.argv[1])
 t1 = time.perf_counter()
 v = ecs_notebook.get(f"@{sys.argv[2]}.value")
 t2 = time.perf_counter()
-print(json.dumps({"get": t2 - t1, "import_connect": t1 - t0, "fp": __import__("ecs_notebook.values", fromlist=["x"]).fingerprint(v),
+print(json.dumps({"get": t2 - t1, "import_connect": t1 - t0, "fp": __import__("ecs_notebook.core.values", fromlist=["x"]).fingerprint(v),
                   "dtypes": [str(d) for d in v.dtypes]}))
 """
 
@@ -277,7 +277,7 @@ def run(quick: bool = False) -> list[Row]:
         out += _record_mode(shell, window)
     with _session() as shell:
         frame_rows, url, vid = _frame_rows(shell, rows_n, 3 if quick else 5)
-        from ecs_notebook.values import fingerprint
+        from ecs_notebook.core.values import fingerprint
 
         df = shell.user_ns["df"]
         expected, dtypes = fingerprint(df), [str(d) for d in df.dtypes]

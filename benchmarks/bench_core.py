@@ -13,7 +13,7 @@ from typing import Any
 from _common import Row, calls_per_repeat, median_time
 
 from ecs_notebook import Entity, EntityRegistry, build_entity_tree, get
-from ecs_notebook.records import VersionRecord
+from ecs_notebook.core.records import VersionRecord
 from ecs_notebook.testing import fresh_state
 
 SIZES = (10, 100, 1_000, 10_000)

@@ -32,7 +32,7 @@ import xxhash  # noqa: E402
 from _common import Row, calls_per_repeat, format_table, median_time, write_json  # noqa: E402
 
 from ecs_notebook import Entity  # noqa: E402
-from ecs_notebook.values import fingerprint  # noqa: E402
+from ecs_notebook.core.values import fingerprint  # noqa: E402
 
 TARGET_GBPS = 5.0
 RAW = "raw xxh3 of its buffers"
@@ -152,8 +152,8 @@ GET_IN_NEW_PROCESS = """
 import json, mmap, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
-from ecs_notebook.values import fingerprint
-from ecs_notebook.values.codecs import decode
+from ecs_notebook.core.values import fingerprint
+from ecs_notebook.core.values.codecs import decode
 import pandas, pyarrow
 imported = time.perf_counter() - t0
 folder = Path(sys.argv[1])
@@ -194,7 +194,7 @@ def _codecs(repeats: int, rows: int) -> list[Row]:
     import subprocess
     import tempfile
 
-    from ecs_notebook.values.codecs import decode, encode
+    from ecs_notebook.core.values.codecs import decode, encode
 
     df = make_frame(rows)
     raw_bytes = _nbytes(_buffers(df))

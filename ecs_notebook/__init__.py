@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from .address import create_composite_entity, get, is_address, put
-from .callable_registry import CallableRegistry
-from .entity import ContainerEntity, Entity, ParameterEntity
-from .errors import (
+from .core.address import create_composite_entity, get, is_address, put
+from .core.entity import ContainerEntity, Entity, ParameterEntity
+from .core.errors import (
     AddressError,
     EcsError,
     EntityNotFoundError,
@@ -17,21 +16,22 @@ from .errors import (
     StoreError,
     ValueNotStoredError,
 )
-from .execution import ExecutionConfig, ExecutionSemantics, FunctionExecution, RegistryConfig
+from .core.registry import EntityRegistry
+from .core.tree import EdgeType, EntityEdge, EntityTree, build_entity_tree, find_modified_entities
+from .execution.callable_registry import CallableRegistry
+from .execution.model import ExecutionConfig, ExecutionSemantics, FunctionExecution, RegistryConfig
 from .lineage.graph import lineage_graph
 from .lineage.queries import diff, downstream, history, is_stale, ref, stale, upstream
-from .registry import EntityRegistry
 from .store import batch, connect
-from .tree import EdgeType, EntityEdge, EntityTree, build_entity_tree, find_modified_entities
 
 __version__ = "0.1.0"
 
 # The notebook layer (IPython, anywidget, pyvis) loads only when one of its names is used.
 _LAZY = {
-    "LineageExplorer": ("ecs_notebook.widget", "LineageExplorer"),
-    "show_lineage": ("ecs_notebook.widget", "show_lineage"),
-    "load_ipython_extension": ("ecs_notebook.magics", "load_ipython_extension"),
-    "unload_ipython_extension": ("ecs_notebook.magics", "unload_ipython_extension"),
+    "LineageExplorer": ("ecs_notebook.notebook.widget", "LineageExplorer"),
+    "show_lineage": ("ecs_notebook.notebook.widget", "show_lineage"),
+    "load_ipython_extension": ("ecs_notebook.notebook.magics", "load_ipython_extension"),
+    "unload_ipython_extension": ("ecs_notebook.notebook.magics", "unload_ipython_extension"),
 }
 
 

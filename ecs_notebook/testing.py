@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ._state import fresh_state
+from .core._state import fresh_state
 
 __all__ = ["fresh_state"]
 

@@ -5,7 +5,7 @@
 #   bash scripts/demo.sh --lab           # install JupyterLab too and open the quickstart in it
 #   bash scripts/demo.sh --lab --check   # start JupyterLab, check it serves the notebook and a kernel, stop (CI)
 #
-# Other arguments go to `python -m ecs_notebook.demo` (e.g. --out DIR). ECS_NOTEBOOK_VENV names another
+# Other arguments go to `python -m ecs_notebook.notebook.demo` (e.g. --out DIR). ECS_NOTEBOOK_VENV names another
 # virtualenv to use instead of .venv. Nothing is installed when that environment already runs this
 # checkout with what the demo needs (a second run starts at once).
 set -euo pipefail
@@ -37,4 +37,4 @@ if [ "$ready" != yes ]; then
     echo "Installing ecs_notebook[$extras] into $VENV ..."
     "$VENV/bin/python" -m pip install --quiet -e ".[$extras]"
 fi
-exec "$VENV/bin/python" -m ecs_notebook.demo "$@"
+exec "$VENV/bin/python" -m ecs_notebook.notebook.demo "$@"

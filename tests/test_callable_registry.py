@@ -32,7 +32,7 @@ from ecs_notebook import (
     InputValidationError,
     RegistrationError,
 )
-from ecs_notebook.errors import AddressError, OutputValidationError
+from ecs_notebook.core.errors import AddressError, OutputValidationError
 
 MUTATION, CREATION, DETACHMENT = ExecutionSemantics.MUTATION, ExecutionSemantics.CREATION, ExecutionSemantics.DETACHMENT
 
@@ -716,8 +716,8 @@ def test_scenario_three_stage_pipeline_traces_back_to_exact_input_versions(rec):
 def test_register_with_a_shared_input_model_uses_it_and_checks_its_fields():
     from pydantic import create_model
 
-    from ecs_notebook.errors import RegistrationError
-    from ecs_notebook.functions import _InputModel
+    from ecs_notebook.core.errors import RegistrationError
+    from ecs_notebook.execution.functions import _InputModel
 
     shared = create_model("SharedInputs", __base__=_InputModel, a=(Any, ...), b=(Any, ...))
 

@@ -1,4 +1,4 @@
-"""Cell analysis (ecs_notebook.cells): which names a %%ecs_exec cell reads first and assigns at top level."""
+"""Cell analysis (ecs_notebook.notebook.cells): which names a %%ecs_exec cell reads first and assigns at top level."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from ecs_notebook import Entity
-from ecs_notebook.cells import analyse, is_builtin_name, is_input_value
+from ecs_notebook.notebook.cells import analyse, is_builtin_name, is_input_value
 
 # (source, reads (in order of first read), assigns (in order), is_async)
 CASES = [

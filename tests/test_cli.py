@@ -16,7 +16,7 @@ from ecs_notebook import CallableRegistry, Entity, EntityRegistry
 
 
 def run_cli(tmp_path, *args: str, store: str | None = None) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "ecs_notebook.cli"]
+    cmd = [sys.executable, "-m", "ecs_notebook.notebook.cli"]
     if store is not None:
         cmd += ["--store", store]
     return subprocess.run(cmd + list(args), capture_output=True, text=True, env=child_env(), cwd=tmp_path, timeout=60)
@@ -24,7 +24,7 @@ def run_cli(tmp_path, *args: str, store: str | None = None) -> subprocess.Comple
 
 def run_inline(capsys, *args: str, store: str) -> subprocess.CompletedProcess:
     """The same command through ``cli.main`` in this process (cheaper; the subprocess tests cover the entry)."""
-    from ecs_notebook.cli import main
+    from ecs_notebook.notebook.cli import main
 
     capsys.readouterr()
     code = main(["--store", store, *args])
@@ -331,7 +331,8 @@ def test_unknown_store_url_exits_1(tmp_path, capsys):
 def test_store_from_the_environment_variable(recorded, tmp_path):
     env = child_env()
     env["ECS_NOTEBOOK_STORE"] = recorded["url"]
-    proc = subprocess.run([sys.executable, "-m", "ecs_notebook.cli", "summary"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    cli = [sys.executable, "-m", "ecs_notebook.notebook.cli", "summary"]
+    proc = subprocess.run(cli, capture_output=True, text=True, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert recorded["url"] in proc.stdout
 
@@ -362,7 +363,7 @@ def test_show_cuts_long_values_to_the_terminal_width(tmp_path):
     env = child_env()
     env["COLUMNS"] = "100"
     proc = subprocess.run(
-        [sys.executable, "-m", "ecs_notebook.cli", "--store", url, "show", hid[:8]],
+        [sys.executable, "-m", "ecs_notebook.notebook.cli", "--store", url, "show", hid[:8]],
         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr

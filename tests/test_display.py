@@ -1,4 +1,4 @@
-"""Rich displays (ecs_notebook.display) as the notebook shows them: entity cards, execution rows, tables, escaping."""
+"""Rich displays (ecs_notebook.notebook.display) as the notebook shows them: entity cards, execution rows, tables, escaping."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from ipython_shell import interactive_shell, run
 
 from ecs_notebook import CallableRegistry, Entity, EntityRegistry, FunctionExecution
-from ecs_notebook.display import Table, Text, entity_html, entity_text, execution_html, execution_text
+from ecs_notebook.notebook.display import Table, Text, entity_html, entity_text, execution_html, execution_text
 
 PAYLOAD = "<img src=x onerror=alert(1)>"
 SCRIPT = "<script>alert('x')</script>"

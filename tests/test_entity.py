@@ -595,7 +595,7 @@ def test_leaf_default_values():
 def test_forked_processes_do_not_repeat_ids():
     import os
 
-    from ecs_notebook._ids import new_id
+    from ecs_notebook.core._ids import new_id
 
     read, write = os.pipe()
     pid = os.fork()

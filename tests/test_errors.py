@@ -73,7 +73,7 @@ def _ecs_error_classes() -> dict[str, type]:
 
 def test_every_ecs_error_in_the_package_is_exported_and_in_the_hierarchy_table():
     classes = _ecs_error_classes()
-    assert "ecs_notebook.errors.ValueNotStoredError" in classes  # the walk sees the package
+    assert "ecs_notebook.core.errors.ValueNotStoredError" in classes  # the walk sees the package
     not_exported = sorted(path for path, cls in classes.items() if getattr(ecs_notebook, cls.__name__, None) is not cls)
     assert not_exported == []
     assert not [path for path, cls in classes.items() if cls.__name__ not in ecs_notebook.__all__]
@@ -81,7 +81,7 @@ def test_every_ecs_error_in_the_package_is_exported_and_in_the_hierarchy_table()
 
 
 def test_the_tree_at_the_top_of_errors_names_every_class():
-    from ecs_notebook import errors
+    from ecs_notebook.core import errors
 
     tree = errors.__doc__ or ""
     for cls, builtin in HIERARCHY:

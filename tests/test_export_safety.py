@@ -90,7 +90,7 @@ def test_cli_export_refuses_the_store_and_bad_destinations(store, where, dest, f
     ecs_notebook.connect("memory://")  # the CLI process opens the file itself
     before = _files(store.parent)
     proc = subprocess.run(
-        [sys.executable, "-m", "ecs_notebook.cli", "--store", sqlite_url(store), "export", fmt, str(target)],
+        [sys.executable, "-m", "ecs_notebook.notebook.cli", "--store", sqlite_url(store), "export", fmt, str(target)],
         capture_output=True,
         text=True,
         env=child_env(),

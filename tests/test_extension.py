@@ -1,4 +1,4 @@
-"""The IPython extension (ecs_notebook.magics): loading, unloading, %config options, the store it opens, restarts."""
+"""The IPython extension (ecs_notebook.notebook.magics): loading, unloading, %config options, the store it opens, restarts."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from ipython_shell import interactive_shell, one_line_usage_error, run
 
 from ecs_notebook import CallableRegistry, Entity, EntityRegistry, connect, get
-from ecs_notebook.magics import EcsNotebook, load_ipython_extension, unload_ipython_extension
+from ecs_notebook.notebook.magics import EcsNotebook, load_ipython_extension, unload_ipython_extension
 
 DEFAULT_DB = Path(".ecs_notebook") / "lineage.db"
 

@@ -21,10 +21,10 @@ from ipython_shell import interactive_shell, run
 from pg_support import fresh_schema
 
 from ecs_notebook import EntityRegistry, StoreError, connect, get, ref
+from ecs_notebook.core.values.codecs import PngImage, part_key
+from ecs_notebook.core.variable import StoredValue, Variable
 from ecs_notebook.lineage.details import MAX_IMAGE_BYTES, PNG_SIGNATURE, node_details
 from ecs_notebook.lineage.page import page_data
-from ecs_notebook.values.codecs import PngImage, part_key
-from ecs_notebook.variable import StoredValue, Variable
 
 pytest.importorskip("matplotlib")
 

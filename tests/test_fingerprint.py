@@ -27,7 +27,7 @@ from hypothesis.extra import numpy as hnp
 from hypothesis.extra import pandas as hpd
 
 from ecs_notebook import Entity
-from ecs_notebook.values import Fingerprint, fingerprint, fingerprint_info, is_identity_fingerprint
+from ecs_notebook.core.values import Fingerprint, fingerprint, fingerprint_info, is_identity_fingerprint
 
 
 class Point(Entity):
@@ -555,7 +555,7 @@ CROSS_PROCESS = """
 import json, sys
 sys.path.insert(0, {tests!r})
 import test_fingerprint as t
-from ecs_notebook.values import fingerprint
+from ecs_notebook.core.values import fingerprint
 names = {names!r}
 print(json.dumps({{n: fingerprint(t.EQUAL_CONTENT[n]()) for n in names}}))
 """
@@ -639,7 +639,7 @@ def test_nested_python_values_copy_equal(value):
 
 
 def test_frame_columns_read_from_blocks_match_the_public_columns():
-    from ecs_notebook.values._arrays import frame_columns
+    from ecs_notebook.core.values._arrays import frame_columns
 
     df = _frame()
     df.insert(2, "ins", np.arange(50.0))  # a block of its own, out of column order

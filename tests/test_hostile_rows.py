@@ -31,7 +31,7 @@ from pg_support import fresh_schema
 
 import ecs_notebook
 from ecs_notebook import Entity, EntityRegistry, StoreError, get
-from ecs_notebook.classes import resolve_class
+from ecs_notebook.core.classes import resolve_class
 from ecs_notebook.store.codec import _DECODERS
 
 
@@ -397,7 +397,7 @@ def test_cli_on_a_hostile_store_runs_nothing(backend, ctx, tmp_path):
     runs += [["show", f"@{eid}"] for eid in ids[:6]] + [["history", f"@{ids[0]}"]]
     for args in runs:
         proc = subprocess.run(
-            [sys.executable, "-m", "ecs_notebook.cli", "--store", backend.url, *args],
+            [sys.executable, "-m", "ecs_notebook.notebook.cli", "--store", backend.url, *args],
             capture_output=True,
             text=True,
             env=env,
@@ -484,7 +484,7 @@ def test_hostile_execution_rows_run_nothing_and_read_as_store_errors(backend, ct
             read()
     ecs_notebook.connect("memory://")
     proc = subprocess.run(
-        [sys.executable, "-m", "ecs_notebook.cli", "--store", backend.url, "executions"],
+        [sys.executable, "-m", "ecs_notebook.notebook.cli", "--store", backend.url, "executions"],
         capture_output=True,
         text=True,
         env=child_env(extra_path=ctx.marker.parent / "evil"),

@@ -19,25 +19,18 @@ import ecs_notebook
 
 PACKAGE = Path(ecs_notebook.__file__).resolve().parent
 
-CORE = {"errors", "entity", "typeinfo", "tree", "records", "registry", "address", "classes", "variable", "_ids", "_state"}
-EXECUTION = {"callable_registry", "caching", "execution", "functions", "inputs", "outputs", "_async"}
-NOTEBOOK = {"magics", "widget", "display", "recorder", "cells", "cli", "demo", "_lab"}
+LAYERS = ("core", "store", "execution", "lineage", "notebook")  # lowest first: the folders of the package
 
 
 def _layer(module: str) -> str:
-    """The layer of ``ecs_notebook.<module>`` (dotted, without the package name)."""
+    """The layer of ``ecs_notebook.<module>`` (dotted, without the package name): its folder."""
     top = module.split(".")[0]
-    if top in CORE or top == "values":
-        return "core"
-    if top == "store":
-        return "store"
-    if top in EXECUTION:
-        return "execution"
-    if top == "lineage":
-        return "lineage"
-    if top in NOTEBOOK:
-        return "notebook"
-    return "package"  # __init__, testing
+    return top if top in LAYERS else "package"  # __init__, testing
+
+
+def test_every_module_lives_in_a_layer_folder():
+    loose = sorted(m for m in ALL if _layer(m) == "package" and m not in ("", "testing"))
+    assert loose == [], "a module outside the layer folders (DESIGN Part B)"
 
 
 def _modules() -> dict[str, Path]:
@@ -124,18 +117,18 @@ def test_a_layer_never_imports_a_higher_one_at_import_time(layer):
 
 
 def test_the_import_scan_sees_the_package():
-    assert _layer("lineage.queries") == "lineage" and "records" in IMPORTS["lineage.graph"]
-    assert "lineage.details" in IMPORTS["widget"]  # the notebook layer does import the lineage layer
+    assert _layer("lineage.queries") == "lineage" and "core.records" in IMPORTS["lineage.graph"]
+    assert "lineage.details" in IMPORTS["notebook.widget"]  # the notebook layer does import the lineage layer
     assert all(_layer(m) != "package" for m in ALL if m not in {"", "testing"})  # every module has a layer
 
 
 SCAN_CASES = {
-    "relative module": ("from ..magics import EcsMagics", ["magics"]),
-    "module of a package": ("from .. import widget", ["widget"]),
-    "absolute": ("import ecs_notebook.cli", ["cli"]),
+    "relative module": ("from ..notebook.magics import EcsMagics", ["notebook.magics"]),
+    "module of a package": ("from ..notebook import widget", ["notebook", "notebook.widget"]),
+    "absolute": ("import ecs_notebook.notebook.cli", ["notebook.cli"]),
     "inside try": ("try:\n    from .graph import default_graph\nexcept ImportError:\n    pass", ["lineage.graph"]),
-    "TYPE_CHECKING only": ("if TYPE_CHECKING:\n    from ..recorder import Recorder", []),
-    "inside a function": ("def f():\n    from ..display import entity_html", []),
+    "TYPE_CHECKING only": ("if TYPE_CHECKING:\n    from ..notebook.recorder import Recorder", []),
+    "inside a function": ("def f():\n    from ..notebook.display import entity_html", []),
 }
 
 

@@ -1,4 +1,4 @@
-"""The magics (ecs_notebook.magics) in a real in-process IPython shell: %%ecs_exec cells and the %ecs_* line magics."""
+"""The magics (ecs_notebook.notebook.magics) in a real in-process IPython shell: %%ecs_exec cells and the %ecs_* line magics."""
 
 from __future__ import annotations
 
@@ -319,7 +319,7 @@ def test_ecs_export_openlineage_writes_the_run_events_around_a_target(two_versio
 
 
 def test_ecs_lineage_returns_an_explorer_for_a_target_or_the_session(two_versions):
-    from ecs_notebook.widget import LineageExplorer
+    from ecs_notebook.notebook.widget import LineageExplorer
 
     ns = two_versions.user_ns
     whole = two_versions.run_line_magic("ecs_lineage", "")

@@ -246,14 +246,14 @@ def test_entity_data_is_escaped_in_kernel_outputs_and_exports(restarted):
     assert PAYLOAD in {node.get("function_name") for node in data["nodes"]}
 
 
-# -- python -m ecs_notebook.demo ----------------------------------------------------------------------
+# -- python -m ecs_notebook.notebook.demo ----------------------------------------------------------------------
 
 
 def test_demo_runs_the_quickstart_and_writes_notebook_store_and_page(kernel_env, tmp_path):
     out = tmp_path / "demo"
     env = {k: v for k, v in os.environ.items() if k != "ECS_NOTEBOOK_STORE"}
     proc = subprocess.run(
-        [sys.executable, "-m", "ecs_notebook.demo", "--out", str(out)],
+        [sys.executable, "-m", "ecs_notebook.notebook.demo", "--out", str(out)],
         cwd=tmp_path,
         env=env,
         capture_output=True,

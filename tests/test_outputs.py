@@ -13,7 +13,7 @@ from ecs_notebook import (
     ExecutionConfig,
     ExecutionSemantics,
 )
-from ecs_notebook.errors import EcsError, OutputValidationError
+from ecs_notebook.core.errors import EcsError, OutputValidationError
 
 MUTATION, CREATION, DETACHMENT = ExecutionSemantics.MUTATION, ExecutionSemantics.CREATION, ExecutionSemantics.DETACHMENT
 

@@ -129,7 +129,7 @@ def test_ecs_state_fixture_is_available_to_users(pytester):
 
 def test_execution_type_constant_names_function_execution():
     """Stores and queries recognise execution records by this type path, below the execution layer."""
-    from ecs_notebook.execution import FunctionExecution
-    from ecs_notebook.records import EXECUTION_TYPE
+    from ecs_notebook.core.records import EXECUTION_TYPE
+    from ecs_notebook.execution.model import FunctionExecution
 
     assert FunctionExecution.__ecs_type__ == EXECUTION_TYPE

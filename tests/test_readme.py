@@ -141,7 +141,7 @@ def test_lab_without_jupyterlab_says_how_to_get_it(tmp_path):
         "real = importlib.util.find_spec\n"
         "importlib.util.find_spec = lambda name, *a: None if name == 'jupyterlab' else real(name, *a)\n"
         "sys.argv = ['demo', '--lab', '--check']\n"
-        "runpy.run_module('ecs_notebook.demo', run_name='__main__')\n"
+        "runpy.run_module('ecs_notebook.notebook.demo', run_name='__main__')\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from ipython_shell import Ran, interactive_shell, run
 
-from ecs_notebook.magics import SUMMARY_METADATA
+from ecs_notebook.notebook.magics import SUMMARY_METADATA
 
 PANDAS = "import pandas as pd\nimport numpy as np\ndf = pd.DataFrame({'a': [1.0, 2.0, None, 4.0], 'b': ['x', 'y', 'y', 'z']})"
 SKLEARN = (

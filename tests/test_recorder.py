@@ -15,7 +15,7 @@ from ipython_shell import Ran, interactive_shell, one_line_usage_error, run
 from test_recorded_cells import _user_names, same
 
 from ecs_notebook import CallableRegistry, EntityNotFoundError, EntityRegistry, get, history, is_stale, ref, stale, upstream
-from ecs_notebook.magics import SUMMARY_METADATA
+from ecs_notebook.notebook.magics import SUMMARY_METADATA
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_a_cell_that_raises_changes_nothing_and_is_recorded_as_failed(tmp_path, 
 
 
 def test_restores_from_the_recorded_version_when_no_copy_was_kept(ip, monkeypatch):
-    import ecs_notebook.recorder as recorder
+    import ecs_notebook.notebook.recorder as recorder
 
     ok(run(ip, "xs = [1.5, 2.25, 'a', None]"))
     monkeypatch.setattr(recorder, "UNDO_COPY_BYTES", -1)  # no undo copies: the store is the only source
@@ -369,7 +369,7 @@ def test_the_recorder_imports_no_ipython():
     import subprocess
     import sys
 
-    code = "import sys, ecs_notebook.recorder; print([m for m in ('IPython', 'ipywidgets', 'anywidget') if m in sys.modules])"
+    code = "import sys, ecs_notebook.notebook.recorder; print([m for m in ('IPython', 'ipywidgets', 'anywidget') if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout.strip()
     assert out == "[]"
 

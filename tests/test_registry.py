@@ -833,7 +833,7 @@ def test_set_of_entities_round_trips_and_a_stored_copy_is_unchanged():
 
 def test_records_built_by_position_hold_each_field_under_its_name():
     """The registry's hot loop builds records by position (new_record() elsewhere): every field lands by name."""
-    from ecs_notebook.records import new_record
+    from ecs_notebook.core.records import new_record
 
     s = make_full_student()
     s.promote_to_root()

@@ -355,8 +355,8 @@ def _unique_prefix(full: str) -> str:
 def test_value_parts_are_stored_once_read_back_touched_and_collected(backend):
     import time
 
-    from ecs_notebook.errors import ValueNotStoredError
-    from ecs_notebook.values.codecs import part_key
+    from ecs_notebook.core.errors import ValueNotStoredError
+    from ecs_notebook.core.values.codecs import part_key
 
     store = EntityRegistry.store
     small, large = b"small part", bytes(range(256)) * 1000  # inline and (SQLite) file-sized

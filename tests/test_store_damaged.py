@@ -87,7 +87,7 @@ def test_a_damaged_store_is_refused_and_left_byte_identical(tmp_path, damage, sa
         assert _snapshot(folder) == before, "the refused file was changed or -wal/-shm files were left"
     assert EntityRegistry.store.url == "memory://", "a failed connect keeps the current store"
     proc = subprocess.run(
-        [sys.executable, "-m", "ecs_notebook.cli", "--store", sqlite_url(path), "summary"],
+        [sys.executable, "-m", "ecs_notebook.notebook.cli", "--store", sqlite_url(path), "summary"],
         capture_output=True,
         text=True,
         env=child_env(),

@@ -614,7 +614,7 @@ def test_values_round_trip_through_a_fresh_connection(store, url, value):
 
 
 def test_the_cli_reads_a_postgres_store_without_showing_the_password(store, url, capsys):
-    from ecs_notebook.cli import main
+    from ecs_notebook.notebook.cli import main
 
     CallableRegistry.execute("make_item", item=Item(name="a"), k=1)
     assert main(["--store", url, "summary"]) == 0

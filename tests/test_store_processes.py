@@ -20,7 +20,7 @@ from models import Item, child_env, run_script, script_path, sqlite_url
 
 import ecs_notebook
 from ecs_notebook import CallableRegistry, EntityRegistry, FunctionExecution, get
-from ecs_notebook.entity import UntypedEntity
+from ecs_notebook.core.entity import UntypedEntity
 from ecs_notebook.store import open_store
 
 WRITER = """

@@ -22,7 +22,7 @@ from pydantic import create_model
 
 import ecs_notebook
 from ecs_notebook import CallableRegistry, Entity, EntityRegistry, StoreError, get, put
-from ecs_notebook.entity import ENTITY_CLASSES, UntypedEntity
+from ecs_notebook.core.entity import ENTITY_CLASSES, UntypedEntity
 from ecs_notebook.store import open_store
 from ecs_notebook.store.codec import UnstorableValue
 from ecs_notebook.store.sqlite import SCHEMA_VERSION

@@ -10,7 +10,7 @@ from models import Course, Report, Student, child_env
 
 from ecs_notebook import CallableRegistry, EntityRegistry
 from ecs_notebook.lineage.text import payload_tree
-from ecs_notebook.widget import LineageExplorer
+from ecs_notebook.notebook.widget import LineageExplorer
 
 
 def _record_ada() -> dict[str, str]:

@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from hypothesis.extra import pandas as hpd
 
-from ecs_notebook.errors import StoreError
-from ecs_notebook.values.codecs import Encoded, NoCodecError, PngImage, decode, encode, part_key
+from ecs_notebook.core.errors import StoreError
+from ecs_notebook.core.values.codecs import Encoded, NoCodecError, PngImage, decode, encode, part_key
 
 
 def round_trip(value: Any) -> tuple[Any, Encoded]:

@@ -21,7 +21,7 @@ from ipython_shell import interactive_shell, run
 from pg_support import fresh_schema
 
 from ecs_notebook import EntityRegistry, StoreError, connect, get, ref
-from ecs_notebook.errors import ValueNotStoredError
+from ecs_notebook.core.errors import ValueNotStoredError
 
 ZOO = """
 import numpy as np, pandas as pd
@@ -148,7 +148,11 @@ def test_values_over_max_value_bytes_are_described_not_stored(tmp_path, monkeypa
 
 def _cli(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ecs_notebook.cli", "--store", url, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "ecs_notebook.notebook.cli", "--store", url, *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -181,7 +185,7 @@ def test_gc_keeps_the_newest_values_and_never_removes_records(tmp_path, monkeypa
 WRITER = """
 import sys, time, numpy as np
 import ecs_notebook
-from ecs_notebook.recorder import CellRecorder
+from ecs_notebook.notebook.recorder import CellRecorder
 ecs_notebook.connect(sys.argv[1])
 ns = {"xs": np.zeros(50_000)}
 rec = CellRecorder(ns, "writer.ipynb")
@@ -212,7 +216,7 @@ def test_gc_is_safe_while_another_kernel_writes(tmp_path, store_url):
     assert writer.returncode == 0 and "done" in out, err[-2000:]
     assert rounds >= 1
     connect(store_url)
-    from ecs_notebook.variable import variable_lineage_id
+    from ecs_notebook.core.variable import variable_lineage_id
 
     latest = EntityRegistry.latest(variable_lineage_id("writer.ipynb", "xs"))
     assert float(get(f"@{latest}.value")[0]) == 40.0, "the newest version's value survived every gc"

@@ -12,7 +12,7 @@ import traitlets
 from models import Course, Item, Report, Student
 
 from ecs_notebook import CallableRegistry, Entity, EntityNotFoundError, EntityRegistry
-from ecs_notebook.widget import STATIC, LineageExplorer, show_lineage
+from ecs_notebook.notebook.widget import STATIC, LineageExplorer, show_lineage
 
 
 @pytest.fixture

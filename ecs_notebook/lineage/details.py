@@ -12,15 +12,15 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from .._ids import short
-from ..entity import UntypedEntity
-from ..errors import EcsError
-from ..execution import FunctionExecution
-from ..records import VersionRecord, record_fields, source_ids
-from ..registry import EntityRegistry
-from ..typeinfo import class_info
-from ..values.codecs import FORMAT_VERSION, part_key
-from ..variable import StoredValue, Variable
+from ..core._ids import short
+from ..core.entity import UntypedEntity
+from ..core.errors import EcsError
+from ..core.records import VersionRecord, record_fields, source_ids
+from ..core.registry import EntityRegistry
+from ..core.typeinfo import class_info
+from ..core.values.codecs import FORMAT_VERSION, part_key
+from ..core.variable import StoredValue, Variable
+from ..execution.model import FunctionExecution
 from .graph import default_graph, stored_type_name
 
 MAX_ITEMS = 100  # items of a list/dict field shown

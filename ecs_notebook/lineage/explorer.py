@@ -1,6 +1,6 @@
 """What the explorer widget shows, computed in the lineage layer: its payload, filter choices, and which executions change a view.
 
-The widget (``ecs_notebook.widget``) is a view of these: it holds traits and observers only.
+The widget (``ecs_notebook.notebook.widget``) is a view of these: it holds traits and observers only.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from ..execution import FunctionExecution
-from ..records import source_ids
-from ..registry import EntityRegistry
+from ..core.records import source_ids
+from ..core.registry import EntityRegistry
+from ..execution.model import FunctionExecution
 from .graph import LineageTopology, default_graph
 from .payload import build_payload, mark_stale, selection_ids
 from .queries import downstream

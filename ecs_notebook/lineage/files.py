@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from .._ids import new_id
-from ..errors import StoreError
+from ..core._ids import new_id
+from ..core.errors import StoreError
 
 _SQLITE_HEADER = b"SQLite format 3\x00"
 _SIDE_FILES = ("-wal", "-shm", "-journal")
@@ -28,7 +28,7 @@ _FILE_ERRNOS = frozenset(
 
 def _store_files() -> list[Path]:
     """The current store's database file (SQLite), if any."""
-    from ..registry import EntityRegistry
+    from ..core.registry import EntityRegistry
 
     path = getattr(EntityRegistry.store, "path", None)
     return [Path(path).resolve()] if path is not None else []

@@ -12,14 +12,14 @@ from uuid import UUID
 
 import networkx as nx
 
-from .._ids import short
-from .._state import stateful
-from ..entity import ParameterEntity, UntypedEntity
-from ..execution import FunctionExecution
-from ..records import VersionRecord, record_fields, source_ids
-from ..registry import EntityRegistry
-from ..typeinfo import class_info
-from ..variable import Variable
+from ..core._ids import short
+from ..core._state import stateful
+from ..core.entity import ParameterEntity, UntypedEntity
+from ..core.records import VersionRecord, record_fields, source_ids
+from ..core.registry import EntityRegistry
+from ..core.typeinfo import class_info
+from ..core.variable import Variable
+from ..execution.model import FunctionExecution
 
 ENTITY, EXECUTION = 0, 1
 INPUT, OUTPUT, VERSION, BORROW, CHILD = range(5)

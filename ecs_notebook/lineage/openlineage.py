@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from ..entity import UntypedEntity
-from ..records import VersionRecord
-from ..variable import Variable
+from ..core.entity import UntypedEntity
+from ..core.records import VersionRecord
+from ..core.variable import Variable
 
 SPEC_VERSION = "2-0-2"
 RUN_EVENT_SCHEMA = f"https://openlineage.io/spec/{SPEC_VERSION}/OpenLineage.json#/$defs/RunEvent"
@@ -96,7 +96,7 @@ def iter_events(
     producer: str | None = None, namespace: str = DEFAULT_NAMESPACE, executions: Iterable[UUID] | None = None
 ) -> Iterator[dict[str, Any]]:
     """The run events (plain JSON data) of the given executions, or of every recorded one, in order."""
-    from ..registry import EntityRegistry
+    from ..core.registry import EntityRegistry
 
     producer = producer or default_producer()
     ids = EntityRegistry.store.executions() if executions is None else executions
@@ -185,7 +185,7 @@ class _Datasets:
     def get(self, ecs_id: UUID) -> dict[str, Any]:
         found = self._cache.get(ecs_id.int)
         if found is None:
-            from ..registry import EntityRegistry
+            from ..core.registry import EntityRegistry
 
             rec = EntityRegistry.record(ecs_id)
             if rec.cls is Variable:  # a notebook variable: one dataset per variable, named as users know it

@@ -355,7 +355,7 @@ MAX_STALE_LINEAGES = 200  # stale marks are computed for at most this many outda
 
 def mark_stale(payload: dict[str, Any]) -> None:
     """Set ``stale`` on the payload's entity versions derived from a version that is no longer the latest."""
-    from ..registry import EntityRegistry
+    from ..core.registry import EntityRegistry
     from .queries import stale
 
     by_lineage: dict[str, list[str]] = {}

@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from .._ids import short
-from ..address import is_id_text, parse_address, resolve_ecs_id, resolve_input
-from ..entity import Entity
-from ..errors import EntityNotFoundError
-from ..records import EXECUTION_TYPE, VersionRecord, materialize, record_fields
-from ..registry import EntityRegistry, as_uuid
-from ..tree import SLOT, FrozenSetTemplate, SetTemplate
+from ..core._ids import short
+from ..core.address import is_id_text, parse_address, resolve_ecs_id, resolve_input
+from ..core.entity import Entity
+from ..core.errors import EntityNotFoundError
+from ..core.records import EXECUTION_TYPE, VersionRecord, materialize, record_fields
+from ..core.registry import EntityRegistry, as_uuid
+from ..core.tree import SLOT, FrozenSetTemplate, SetTemplate
 from .graph import CHILD, ENTITY, OUTPUT, VERSION, LineageGraph, LineageTopology, Step, default_graph
 
 
@@ -98,7 +98,7 @@ def ref(x: Any) -> UUID:
             return x.ecs_id
         msg = f"This {type(x).__name__} entity is not recorded yet: call .promote_to_root() on it, or use it in a recorded cell."
         raise EntityNotFoundError(msg)
-    from ..variable import VARIABLE_INDEX
+    from ..core.variable import VARIABLE_INDEX
 
     found = VARIABLE_INDEX.find(x)
     if found is None:
@@ -523,7 +523,7 @@ def _diff_values(va: Any, vb: Any, path: str, out: dict[str, tuple[Any, Any]]) -
     try:
         same = bool(va == vb) and type(va) is type(vb)
     except Exception:
-        from ..typeinfo import values_equal
+        from ..core.typeinfo import values_equal
 
         same = values_equal(va, vb)
     if not same:

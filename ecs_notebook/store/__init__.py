@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..errors import StoreError
+from ..core.errors import StoreError
 from .base import MemoryStore, Store
 from .sqlite import SQLiteStore, parse_sqlite_url
 
@@ -56,7 +56,7 @@ def connect(url: str) -> Store:
     The store is validated at once: a corrupt or foreign file raises StoreError and is left as it
     was. Earlier versions, executions and addresses of that store become available (loaded lazily).
     """
-    from ..registry import EntityRegistry
+    from ..core.registry import EntityRegistry
 
     store = open_store(url)
     EntityRegistry.use_store(store, explicit=True)
@@ -65,7 +65,7 @@ def connect(url: str) -> Store:
 
 def current_store() -> Store:
     """The store the default registries write to."""
-    from ..registry import EntityRegistry
+    from ..core.registry import EntityRegistry
 
     return EntityRegistry.store
 
@@ -80,7 +80,7 @@ def batch() -> Iterator[Store]:
     raised and the session forgets the records that did not land (the in-memory registry never runs
     ahead of the store).
     """
-    from ..registry import EntityRegistry
+    from ..core.registry import EntityRegistry
 
     store = current_store()
     store.begin_batch()
@@ -99,7 +99,7 @@ def _open_default() -> Store:
 
 
 def _register_default() -> None:
-    from ..registry import set_default_store
+    from ..core.registry import set_default_store
 
     set_default_store(_open_default)
 

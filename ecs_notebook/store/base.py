@@ -9,7 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from uuid import UUID
 
-from ..records import EXECUTION_TYPE, VersionRecord
+from ..core.records import EXECUTION_TYPE, VersionRecord
 
 
 class ExecutionRow(tuple):  # type: ignore[type-arg]
@@ -29,7 +29,7 @@ class Store(ABC):
       or when the batch ends. A batch never holds a write lock while the caller's code runs.
     - Records come back equal to what was written (``load``, ``iter_records`` in recording order),
       decoded without importing or calling anything a row names: classes are looked up among those
-      defined in the process (``ecs_notebook.classes``); a malformed or hostile row is a ``StoreError``
+      defined in the process (``ecs_notebook.core.classes``); a malformed or hostile row is a ``StoreError``
       naming the version, never a crash or code execution. Rows are never pickled.
     - Queries by lineage, type and function are answered in recording order; ``ids_with_prefix`` is
       an index range (fast on any size); counts include the open batch's records.
@@ -117,7 +117,7 @@ class Store(ABC):
         """Read the caller's cached records through ``records`` (the registry hands in its cache)."""
         self._cache = records
 
-    # -- the object area: content-addressed binary parts of recorded values (see ecs_notebook.values.codecs)
+    # -- the object area: content-addressed binary parts of recorded values (see ecs_notebook.core.values.codecs)
 
     @abstractmethod
     def put_parts(self, parts: Mapping[str, Any], touch: Iterable[str] = ()) -> int:
@@ -181,7 +181,7 @@ class Store(ABC):
 
 def missing_part(key: str, where: object) -> Exception:
     """The error for a value part that is not in the store."""
-    from ..errors import ValueNotStoredError
+    from ..core.errors import ValueNotStoredError
 
     msg = (
         f"Part {key[:12]}… of a recorded value is not in store {where}: it was removed by `ecs-notebook gc` "
@@ -244,8 +244,8 @@ class MemoryStore(Store):
             of_type.append(eid)
             if rec.cls.__ecs_type__ == EXECUTION_TYPE:
                 if self._exec_fields is None:
-                    from ..execution import FunctionExecution
-                    from ..typeinfo import class_info
+                    from ..core.typeinfo import class_info
+                    from ..execution.model import FunctionExecution
 
                     names = class_info(FunctionExecution).plain_fields
                     self._exec_fields = tuple(names.index(n) for n in ("function_name", "succeeded", "cache_key", "cached"))
@@ -323,7 +323,7 @@ class MemoryStore(Store):
         for key, data in parts.items():
             found = self._parts.get(key)
             if found is None:
-                from ..values.codecs import part_bytes
+                from ..core.values.codecs import part_bytes
 
                 blob = bytes(memoryview(part_bytes(data)).cast("B"))
                 self._parts[key] = (blob, now)

@@ -21,7 +21,7 @@ tag                value
 ``dataframe``      ``DataFrame.to_json(orient="table")`` (JSON Table Schema, keeps dtypes/index)
 ``series``         ``Series.to_json(orient="table")``
 ``value``          a recorded variable's value: type name, fingerprint, summary, and the header
-                   of ``ecs_notebook.values.codecs`` naming its parts in the object area (decoded
+                   of ``ecs_notebook.core.values.codecs`` naming its parts in the object area (decoded
                    only when the value is asked for)
 ``unstorable``     type name, ``repr`` and SHA-256 fingerprint of the repr; reloads as an
                    :class:`UnstorableValue` placeholder
@@ -29,7 +29,7 @@ tag                value
 
 Stored data is never trusted (a store is data, safe to open from anyone): decoding never imports a
 module or calls anything a row names. A class path is looked up among the classes already defined in
-this process (:func:`ecs_notebook.classes.resolve_class`); an enum member is looked up, never made
+this process (:func:`ecs_notebook.core.classes.resolve_class`); an enum member is looked up, never made
 by calling the class; an unknown class keeps the raw value. A malformed value raises
 :class:`ValueError` (the stores report it as a ``StoreError`` naming the version).
 """
@@ -48,10 +48,10 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from ..classes import NO_MEMBER, enum_member, resolve_class
-from ..tree import SLOT, FrozenSetTemplate, SetTemplate
-from ..typeinfo import UnstorableValue
-from ..variable import StoredValue
+from ..core.classes import NO_MEMBER, enum_member, resolve_class
+from ..core.tree import SLOT, FrozenSetTemplate, SetTemplate
+from ..core.typeinfo import UnstorableValue
+from ..core.variable import StoredValue
 
 __all__ = ["Encoder", "UnstorableValue", "decode", "type_path"]
 

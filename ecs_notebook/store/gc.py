@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from uuid import UUID
 
-from ..variable import StoredValue, Variable
+from ..core.variable import StoredValue, Variable
 from .base import Store
 
 

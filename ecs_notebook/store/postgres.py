@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 from uuid import UUID
 
-from .._ids import utcnow
-from ..errors import StoreError
-from ..records import VersionRecord
-from ..values.codecs import part_bytes
+from ..core._ids import utcnow
+from ..core.errors import StoreError
+from ..core.records import VersionRecord
+from ..core.values.codecs import part_bytes
 from .base import missing_part
 from .codec import Encoder
 from .rows import Row, SharingChains, encode_record

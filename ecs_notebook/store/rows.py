@@ -12,12 +12,12 @@ from uuid import UUID
 from pydantic import TypeAdapter
 from pydantic_core import to_json as _to_json
 
-from ..classes import resolve_entity_class
-from ..entity import Entity, UntypedEntity
-from ..errors import StoreError
-from ..records import EXECUTION_TYPE, VersionRecord
-from ..tree import SLOT, FrozenSetTemplate, SetTemplate
-from ..typeinfo import class_info
+from ..core.classes import resolve_entity_class
+from ..core.entity import Entity, UntypedEntity
+from ..core.errors import StoreError
+from ..core.records import EXECUTION_TYPE, VersionRecord
+from ..core.tree import SLOT, FrozenSetTemplate, SetTemplate
+from ..core.typeinfo import class_info
 from .codec import Encoder, decode
 
 # ensure_ascii keeps lone surrogates (file names from os.fsdecode) as \\ud8xx escapes SQLite can store.

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
-from ..errors import StoreError
-from ..records import VersionRecord
+from ..core.errors import StoreError
+from ..core.records import VersionRecord
 from .base import Store, prefix_range
 from .rows import decode_record
 

@@ -14,10 +14,10 @@ from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
-from .._ids import utcnow
-from ..errors import StoreError
-from ..records import VersionRecord
-from ..values.codecs import part_bytes, part_chunks, part_size
+from ..core._ids import utcnow
+from ..core.errors import StoreError
+from ..core.records import VersionRecord
+from ..core.values.codecs import part_bytes, part_chunks, part_size
 from .base import missing_part
 from .codec import Encoder
 from .rows import SharingChains, encode_record

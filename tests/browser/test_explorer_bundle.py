@@ -8,7 +8,7 @@ from models import Course, Item, Report, Student
 
 from ecs_notebook import CallableRegistry
 from ecs_notebook.lineage.payload import build_payload
-from ecs_notebook.widget import LineageExplorer
+from ecs_notebook.notebook.widget import LineageExplorer
 
 pytestmark = pytest.mark.browser
 

@@ -1,4 +1,4 @@
-"""``python -m ecs_notebook.demo --lab``: open a notebook of the checkout in JupyterLab (``--check``: prove it works, stop)."""
+"""``python -m ecs_notebook.notebook.demo --lab``: open a notebook of the checkout in JupyterLab (``--check``: prove it works, stop)."""
 
 from __future__ import annotations
 

@@ -8,15 +8,15 @@ from uuid import UUID
 
 from pydantic import ValidationError
 
-from ._ids import new_id, short, utcnow
-from .address import is_address, resolve_input
-from .entity import Entity
-from .errors import InputValidationError
+from ..core._ids import new_id, short, utcnow
+from ..core.address import is_address, resolve_input
+from ..core.entity import Entity
+from ..core.errors import InputValidationError
+from ..core.records import VersionRecord, materialize, new_record
+from ..core.registry import EntityRegistry
+from ..core.tree import SLOT, FrozenSetTemplate, SetTemplate
+from ..core.typeinfo import class_info, snapshot_value
 from .functions import ENTITIES, ENTITY, FunctionMetadata, ParamSpec
-from .records import VersionRecord, materialize, new_record
-from .registry import EntityRegistry
-from .tree import SLOT, FrozenSetTemplate, SetTemplate
-from .typeinfo import class_info, snapshot_value
 
 
 class _In:
@@ -124,7 +124,7 @@ class CallInputs:
         if not self._copied_trees:
             return False
         if self._members is None:
-            from .tree import walk
+            from ..core.tree import walk
 
             self._members = {id(e) for c in self._copies if class_info(type(c)).entity_fields for e in walk(c).entities[1:]}
         return id(obj) in self._members

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import EcsError
+from ..core.errors import EcsError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--keep-last must be at least 1: the newest version of each variable keeps its value")
     if args.command == "gc" and args.min_age < 0:
         parser.error("--min-age must be 0 or more seconds")
-    from .store import default_url, open_store
+    from ..store import default_url, open_store
 
     url = args.store or default_url(extension=True)
     for module in args.imports:  # named by the user on the command line, never by the store
@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     try:
         store = open_store(url, create=False)
-        from .registry import EntityRegistry
+        from ..core.registry import EntityRegistry
 
         EntityRegistry.use_store(store)
         out = _COMMANDS[args.command](args)
@@ -92,14 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _gc(args: argparse.Namespace) -> str:
-    from .registry import EntityRegistry
-    from .store.gc import collect_garbage
+    from ..core.registry import EntityRegistry
+    from ..store.gc import collect_garbage
 
     return str(collect_garbage(EntityRegistry.store, args.keep_last, args.min_age, args.dry_run))
 
 
 def _summary(args: argparse.Namespace) -> str:
-    from .registry import EntityRegistry
+    from ..core.registry import EntityRegistry
 
     store = EntityRegistry.store
     c = store.counts()
@@ -109,7 +109,7 @@ def _summary(args: argparse.Namespace) -> str:
 
 
 def _executions(args: argparse.Namespace) -> str:
-    from .registry import EntityRegistry
+    from ..core.registry import EntityRegistry
 
     ids = EntityRegistry.store.executions(function=args.function, failed=True if args.failed else None)
     if args.limit:
@@ -125,7 +125,7 @@ def _executions(args: argparse.Namespace) -> str:
 
 
 def _show(args: argparse.Namespace) -> str:
-    from .address import resolve_input
+    from ..core.address import resolve_input
 
     address = _address_arg(args.address)
     rec, value, _ = resolve_input(address)
@@ -135,7 +135,7 @@ def _show(args: argparse.Namespace) -> str:
 
 
 def _history(args: argparse.Namespace) -> str:
-    from .registry import EntityRegistry
+    from ..core.registry import EntityRegistry
 
     eid = _id_arg(args.address)
     lineage = EntityRegistry.lineage_of(eid)
@@ -160,14 +160,14 @@ def _address_arg(text: str) -> str:
 
     An unknown or ambiguous id exits with status 2 (like any other bad argument).
     """
-    from .address import full_address, is_id_text
-    from .errors import AddressError, EntityNotFoundError
+    from ..core.address import full_address, is_id_text
+    from ..core.errors import AddressError, EntityNotFoundError
 
     text = text.strip()
     head = text.split(".", 1)[0]
     if not text.startswith("@") and is_id_text(head):
         text = "@" + text
-    from .registry import EntityRegistry
+    from ..core.registry import EntityRegistry
 
     try:
         address = full_address(text)
@@ -179,8 +179,8 @@ def _address_arg(text: str) -> str:
 
 def _id_arg(text: str) -> Any:
     """The ecs_id of the entity version an ID or address argument names (see ``_address_arg``)."""
-    from .errors import AddressError, EntityNotFoundError
-    from .lineage.queries import resolve_id
+    from ..core.errors import AddressError, EntityNotFoundError
+    from ..lineage.queries import resolve_id
 
     address = _address_arg(text)
     try:
@@ -190,7 +190,7 @@ def _id_arg(text: str) -> Any:
 
 
 def _label(eid: Any) -> str:
-    from .lineage.graph import version_label
+    from ..lineage.graph import version_label
 
     return version_label(eid)
 
@@ -206,7 +206,7 @@ def _version_table(node_id: str) -> str:
     """An entity version or execution as a heading and a table of its fields (values cut to fit)."""
     import shutil
 
-    from .lineage.details import node_details
+    from ..lineage.details import node_details
 
     d = node_details(node_id)
     width = max(60, shutil.get_terminal_size((100, 24)).columns)
@@ -255,15 +255,15 @@ def _sources(source: Any) -> str:
 
 
 def _export(args: argparse.Namespace) -> str:
-    from .lineage.files import check_destination, write_atomically
+    from ..lineage.files import check_destination, write_atomically
 
     check_destination(args.path)  # before reading the whole store
     if args.format == "openlineage":
         return _export_openlineage(args)
-    from .registry import EntityRegistry
-    from .store.codec import Encoder
-    from .store.rows import _fields_of
-    from .tree import SLOT
+    from ..core.registry import EntityRegistry
+    from ..core.tree import SLOT
+    from ..store.codec import Encoder
+    from ..store.rows import _fields_of
 
     enc = Encoder()
     records: list[dict[str, Any]] = []
@@ -288,8 +288,8 @@ def _export(args: argparse.Namespace) -> str:
 
 
 def _export_openlineage(args: argparse.Namespace) -> str:
-    from .lineage.openlineage import DEFAULT_NAMESPACE, to_openlineage
-    from .registry import EntityRegistry
+    from ..core.registry import EntityRegistry
+    from ..lineage.openlineage import DEFAULT_NAMESPACE, to_openlineage
 
     n = len(EntityRegistry.store.executions())
     to_openlineage(args.path, producer=args.producer, namespace=args.namespace or DEFAULT_NAMESPACE)

@@ -5,7 +5,7 @@ by the XXH3-128 of its bytes, so a store keeps every part once however many valu
 DataFrame column is its own part: changing one column of a wide frame makes one new part).
 ``decode(header, parts)`` rebuilds the value from the codecs registered here only: it never imports or
 calls anything a header names, never unpickles, and checks every part against its key, so a corrupt,
-truncated or hostile part raises :class:`~ecs_notebook.errors.StoreError`.
+truncated or hostile part raises :class:`~ecs_notebook.core.errors.StoreError`.
 
 Formats: DataFrame / Series / Index -> one part per column (``.npy`` for numpy dtypes, Arrow IPC for
 extension dtypes, JSON for object columns); numpy arrays -> ``.npy`` (``allow_pickle`` never); Python

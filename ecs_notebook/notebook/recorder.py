@@ -25,16 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from ._ids import new_id, short, utcnow
-from .cells import CellNames, analyse
-from .entity import Entity
-from .errors import EcsError
-from .execution import ExecutionSemantics, FunctionExecution
-from .records import VersionRecord, new_record, record_from_data
-from .registry import EntityRegistry
-from .typeinfo import class_info
-from .values.fingerprint import fingerprint_info
-from .variable import (
+from ..core._ids import new_id, short, utcnow
+from ..core.entity import Entity
+from ..core.errors import EcsError
+from ..core.records import VersionRecord, new_record, record_from_data
+from ..core.registry import EntityRegistry
+from ..core.typeinfo import class_info
+from ..core.values.fingerprint import fingerprint_info
+from ..core.variable import (
     BOUND,
     CHANGED_IN_PLACE,
     CODE,
@@ -47,6 +45,8 @@ from .variable import (
     Variable,
     variable_lineage_id,
 )
+from ..execution.model import ExecutionSemantics, FunctionExecution
+from .cells import CellNames, analyse
 
 #: Names IPython itself binds while running a cell (output history, input history, exit codes).
 _IPYTHON_NAME = re.compile(r"^(_+|_i+|_i\d+|_\d+|_ih|_oh|_dh|In|Out|_exit_code)$")
@@ -400,7 +400,7 @@ class CellRecorder:
 
         Everything the cell left is written in one short transaction, after the cell ran.
         """
-        from .store import batch
+        from ..store import batch
 
         # A failed cell changes nothing, whatever happens to the recording (a store gone away).
         not_restored = self._restore(run) if error is not None else []
@@ -657,7 +657,7 @@ class CellRecorder:
 
     def stale_plan(self) -> StalePlan:
         """The stale variables and the cells that refresh them, in the order they last ran."""
-        from .lineage.queries import is_stale
+        from ..lineage.queries import is_stale
 
         stale: list[StaleVariable] = []
         when: dict[str, Any] = {}
@@ -729,7 +729,7 @@ class CellRecorder:
 
     def _store_value(self, name: str, value: Any, info: Any) -> StoredValue:
         """The value's handle, its parts written to the store's object area (each once, whatever refers to it)."""
-        from .values.codecs import encode_for, part_size
+        from ..core.values.codecs import encode_for, part_size
 
         t = type(value)
         tname = f"{t.__module__}.{t.__qualname__}" if t.__module__ != "builtins" else t.__name__
@@ -811,7 +811,7 @@ class CellRecorder:
 
     @staticmethod
     def _notify(xid: UUID, outputs: list[Entity]) -> None:
-        from .callable_registry import CallableRegistry
+        from ..execution.callable_registry import CallableRegistry
 
         CallableRegistry.notify(xid, outputs)
 

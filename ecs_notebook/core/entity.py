@@ -84,7 +84,8 @@ class Entity(BaseModel):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.__ecs_type__ = f"{cls.__module__}:{cls.__qualname__}"
+        # ``__ecs_stored_as__`` keeps the name a class has in stores when its module moves.
+        cls.__ecs_type__ = cls.__dict__.get("__ecs_stored_as__") or f"{cls.__module__}:{cls.__qualname__}"
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
@@ -210,15 +211,21 @@ class ParameterEntity(Entity):
     Each registered function gets its own subclass (built once) with one field per plain parameter.
     """
 
+    __ecs_stored_as__ = "ecs_notebook.entity:ParameterEntity"  # its name in stores written before the core/ folder
+
 
 class ContainerEntity(Entity):
     """Holds the entities returned by one call when they are not unpacked."""
+
+    __ecs_stored_as__ = "ecs_notebook.entity:ContainerEntity"  # its name in stores written before the core/ folder
 
     outputs: list[Entity] = Field(default_factory=list)
 
 
 class UntypedEntity(Entity):
     """An entity reloaded from a store whose class could not be imported."""
+
+    __ecs_stored_as__ = "ecs_notebook.entity:UntypedEntity"  # its name in stores written before the core/ folder
 
     type_path: str = ""
     untyped_data: dict[str, Any] = Field(default_factory=dict)

@@ -37,7 +37,7 @@ NO_CODEC, TOO_LARGE, CODE = "no codec", "too large", "code"
 class StoredValue:
     """An immutable handle on a recorded value: fingerprint, type, a short summary, and where its bytes are.
 
-    ``header`` is the value's codec header (``ecs_notebook.values.codecs``, JSON types only) and
+    ``header`` is the value's codec header (``ecs_notebook.core.values.codecs``, JSON types only) and
     ``parts`` the keys of the content-addressed binary parts it names in the store's object area;
     both are None/empty when the value itself is not kept (``reason``: no codec for it, over
     ``max_value_bytes``, or code recorded by its source). ``load()`` rebuilds a fresh value each time,
@@ -125,6 +125,8 @@ class StoredValue:
 
 class Variable(Entity):
     """One version of a notebook variable (a plain value; entity variables are their own lineages)."""
+
+    __ecs_stored_as__ = "ecs_notebook.variable:Variable"  # its name in stores written before the core/ folder
 
     name: str
     notebook: str = ""

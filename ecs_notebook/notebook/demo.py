@@ -1,4 +1,4 @@
-"""``python -m ecs_notebook.demo``: run the quickstart notebook headlessly and show what it recorded.
+"""``python -m ecs_notebook.notebook.demo``: run the quickstart notebook headlessly and show what it recorded.
 
 ``--lab`` opens it in JupyterLab instead (``--check``: start JupyterLab, make sure it serves the
 notebook and runs a kernel, then stop it; for tests and CI).
@@ -39,8 +39,8 @@ def _kernel_manager(sockets: str) -> object:
 
 
 def main(argv: list[str] | None = None) -> int:
-    root = Path(__file__).resolve().parents[1]
-    p = argparse.ArgumentParser(prog="python -m ecs_notebook.demo", description=__doc__)
+    root = Path(__file__).resolve().parents[2]  # the repository (ecs_notebook/notebook/demo.py)
+    p = argparse.ArgumentParser(prog="python -m ecs_notebook.notebook.demo", description=__doc__)
     p.add_argument("--notebook", default=str(root / "notebooks" / "quickstart.ipynb"))
     p.add_argument("--out", default="demo-output", help="folder for the executed notebook, the store and the export")
     p.add_argument("--lab", action="store_true", help="open the notebook in JupyterLab instead of running it headlessly")

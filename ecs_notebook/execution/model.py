@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt
 
-from .entity import Entity
+from ..core.entity import Entity
 
 
 class ExecutionSemantics(str, enum.Enum):
@@ -21,6 +21,8 @@ class ExecutionSemantics(str, enum.Enum):
 
 class FunctionExecution(Entity):
     """The record of one call of a registered function, successful or not."""
+
+    __ecs_stored_as__ = "ecs_notebook.execution:FunctionExecution"  # its name in every store (records.EXECUTION_TYPE)
 
     function_name: str
     code_version: str = ""

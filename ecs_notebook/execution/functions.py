@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, create_model
 
-from ._ids import utcnow
-from .entity import META_FIELDS, Entity, ParameterEntity
-from .errors import RegistrationError
+from ..core._ids import utcnow
+from ..core.entity import META_FIELDS, Entity, ParameterEntity
+from ..core.errors import RegistrationError
 
 #: How a parameter takes its value.
 ENTITY, ENTITIES, PLAIN = "entity", "entities", "plain"

@@ -16,14 +16,14 @@ from traitlets import Bool, Float, Int, TraitError, Unicode, observe, validate
 from traitlets import Enum as TEnum
 from traitlets.config import Configurable
 
-from .callable_registry import CallableRegistry
+from ..core.entity import Entity
+from ..core.errors import EcsError
+from ..core.registry import EntityRegistry
+from ..core.variable import VARIABLE_INDEX
+from ..execution.callable_registry import CallableRegistry
+from ..execution.model import ExecutionConfig, FunctionExecution
 from .cells import analyse
-from .entity import Entity
-from .errors import EcsError
-from .execution import ExecutionConfig, FunctionExecution
 from .recorder import CellRecorder, CellRun
-from .registry import EntityRegistry
-from .variable import VARIABLE_INDEX
 
 
 class EcsNotebook(Configurable):
@@ -51,7 +51,7 @@ class EcsNotebook(Configurable):
         # Connecting in the validator (not an observer) keeps a rejected URL out of the option.
         url: str | None = proposal["value"]
         if url:
-            from .store import connect
+            from ..store import connect
 
             try:
                 connect(url)
@@ -283,7 +283,7 @@ class EcsMagics(Magics):
             if not sep or not key.isidentifier():
                 raise UsageError(f"Malformed argument {item!r}: write key=value (value: @address or a Python expression).")
             if expr.startswith("@"):
-                from .address import full_address
+                from ..core.address import full_address
 
                 try:
                     kwargs[key] = full_address(expr)  # a short id in the address: the full one
@@ -302,7 +302,7 @@ class EcsMagics(Magics):
         try:
             result = CallableRegistry.execute(args.name, config=cfg, **kwargs)
         except EcsError as exc:
-            from .errors import AddressError, EntityNotFoundError, InputValidationError
+            from ..core.errors import AddressError, EntityNotFoundError, InputValidationError
 
             if isinstance(exc, (AddressError, EntityNotFoundError, InputValidationError)):
                 raise _usage(exc) from None
@@ -396,8 +396,8 @@ class EcsMagics(Magics):
             return self.recorder.vars[text].ecs_id  # a deleted variable: its last version
         if text.startswith("@"):
             return text
-        from .address import is_id_text
-        from .lineage.queries import resolve_id
+        from ..core.address import is_id_text
+        from ..lineage.queries import resolve_id
 
         if is_id_text(text):  # a full id or a unique prefix of one (>= 4 hex digits), as listings show them
             try:
@@ -425,8 +425,8 @@ class EcsMagics(Magics):
         args = parse_argstring(self.ecs_show, line)
         target = self._target(args.target)
         try:
-            from .address import get
-            from .lineage.queries import resolve_id
+            from ..core.address import get
+            from ..lineage.queries import resolve_id
 
             if isinstance(target, Entity):
                 return target
@@ -454,8 +454,8 @@ class EcsMagics(Magics):
     @line_magic
     def ecs_diff(self, line: str) -> Any:
         """Show the fields that differ between two versions."""
+        from ..lineage.queries import diff, resolve_id
         from .display import diff_table
-        from .lineage.queries import diff, resolve_id
 
         args = parse_argstring(self.ecs_diff, line)
         try:
@@ -494,7 +494,7 @@ class EcsMagics(Magics):
 
         args = parse_argstring(self.ecs_store, line)
         if args.url:
-            from .store import connect
+            from ..store import connect
 
             try:
                 connect(args.url)
@@ -521,19 +521,19 @@ class EcsMagics(Magics):
         target = self._target(args.target) if args.target else None
         try:
             if args.format == "html":
-                from .lineage.export import to_html
+                from ..lineage.export import to_html
 
                 path = to_html(args.path, target, args.depth)
             elif args.format == "json":
-                from .lineage.export import to_json
+                from ..lineage.export import to_json
 
                 path = to_json(args.path, target, args.depth)
             else:
-                from .lineage.openlineage import to_openlineage
+                from ..lineage.openlineage import to_openlineage
 
                 executions = None
                 if target is not None:  # the executions around the target, oldest first
-                    from .lineage.export import select
+                    from ..lineage.export import select
 
                     around = {n for n, kind in select(target, args.depth).nodes(data="kind") if kind == "execution"}
                     executions = [e for e in EntityRegistry.store.executions() if str(e) in around]
@@ -648,7 +648,7 @@ def _warm_up_codecs() -> None:
 
 
 def _open_default_store(options: EcsNotebook) -> None:
-    from .store import default_url, open_store
+    from ..store import default_url, open_store
 
     if options.store_url:
         return  # %config EcsNotebook.store_url already connected it

@@ -5,12 +5,12 @@ from __future__ import annotations
 import html
 from typing import Any
 
-from ._ids import short
-from .entity import Entity
-from .execution import FunctionExecution
-from .records import source_ids
-from .registry import EntityRegistry
-from .typeinfo import class_info
+from ..core._ids import short
+from ..core.entity import Entity
+from ..core.records import source_ids
+from ..core.registry import EntityRegistry
+from ..core.typeinfo import class_info
+from ..execution.model import FunctionExecution
 
 _STYLE = (
     "<style>.ecs-card{font:13px system-ui,sans-serif;border:1px solid #cbd5e1;border-radius:6px;padding:6px 10px;"
@@ -162,7 +162,7 @@ class Text:
 
 
 def history_table(e_or_id: Any) -> Table:
-    from .lineage.queries import history
+    from ..lineage.queries import history
 
     ids = history(e_or_id)
     rows = []

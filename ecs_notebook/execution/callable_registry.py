@@ -11,18 +11,18 @@ from collections.abc import Callable, Generator
 from typing import Any, overload
 from uuid import UUID
 
+from ..core._ids import new_id, utcnow
+from ..core._state import stateful
+from ..core.entity import Entity, ParameterEntity
+from ..core.errors import EcsError, ExecutionTimeoutError, FunctionNotFoundError, InputValidationError, RegistrationError, StoreError
+from ..core.records import record_from_data
+from ..core.registry import EntityRegistry
 from . import _async
-from ._ids import new_id, utcnow
-from ._state import stateful
 from .caching import ExecutionCache, cache_key
-from .entity import Entity, ParameterEntity
-from .errors import EcsError, ExecutionTimeoutError, FunctionNotFoundError, InputValidationError, RegistrationError, StoreError
-from .execution import ExecutionConfig, FunctionExecution, RegistryConfig
 from .functions import FunctionMetadata, build_metadata
 from .inputs import CallInputs, resolve_inputs
+from .model import ExecutionConfig, FunctionExecution, RegistryConfig
 from .outputs import prepare_outputs
-from .records import record_from_data
-from .registry import EntityRegistry
 
 #: ``callback(execution, outputs)``, called after every finished execution.
 ExecutionHook = Callable[[FunctionExecution, builtins.list[Entity]], None]

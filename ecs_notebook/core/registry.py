@@ -16,7 +16,7 @@ from .errors import EntityNotFoundError, RegistrationError, StoreError
 from .records import VersionRecord, materialize
 
 if TYPE_CHECKING:
-    from .store.base import Store
+    from ..store.base import Store
 from .tree import EntityTree, Walk, build_entity_tree, walk
 from .typeinfo import _CACHE as _INFO_CACHE
 from .typeinfo import snapshot_plain, snapshot_source, snapshot_value, values_equal

@@ -10,18 +10,18 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ._ids import short
-from .callable_registry import CallableRegistry
-from .entity import Entity
-from .execution import FunctionExecution
-from .lineage.details import node_details
-from .lineage.explorer import FilterChoices, ViewWatch, explorer_payload
-from .lineage.export import to_html as export_html
-from .lineage.queries import resolve_id
-from .lineage.text import payload_heading, payload_tree
-from .registry import EntityRegistry
+from ..core._ids import short
+from ..core.entity import Entity
+from ..core.registry import EntityRegistry
+from ..execution.callable_registry import CallableRegistry
+from ..execution.model import FunctionExecution
+from ..lineage.details import node_details
+from ..lineage.explorer import FilterChoices, ViewWatch, explorer_payload
+from ..lineage.export import to_html as export_html
+from ..lineage.queries import resolve_id
+from ..lineage.text import payload_heading, payload_tree
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).resolve().parents[1] / "static"
 DIRECTIONS = ("up", "down", "both")
 
 

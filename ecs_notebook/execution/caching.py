@@ -11,9 +11,9 @@ from uuid import UUID
 from pydantic_core import to_json
 
 if TYPE_CHECKING:
+    from ..store.base import Store
     from .functions import FunctionMetadata
     from .inputs import CallInputs
-    from .store.base import Store
 
 
 def cache_key(meta: FunctionMetadata, inputs: CallInputs) -> str | None:
@@ -22,7 +22,7 @@ def cache_key(meta: FunctionMetadata, inputs: CallInputs) -> str | None:
     Versions are immutable and the code is identified by its hash, so (function, code_version,
     input versions, parameter values) determines the result: such a cache cannot go stale.
     """
-    from .store.codec import Encoder
+    from ..store.codec import Encoder
 
     rec = inputs.composite_record
     assert rec is not None

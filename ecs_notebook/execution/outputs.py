@@ -7,14 +7,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ._ids import new_id
-from .entity import ContainerEntity, Entity
-from .errors import OutputValidationError
-from .execution import ExecutionSemantics
+from ..core._ids import new_id
+from ..core.entity import ContainerEntity, Entity
+from ..core.errors import OutputValidationError
+from ..core.records import fast_new
+from ..core.registry import EntityRegistry, PendingTree
+from ..core.typeinfo import class_info
 from .functions import FunctionMetadata, _entity_class
-from .records import fast_new
-from .registry import EntityRegistry, PendingTree
-from .typeinfo import class_info
+from .model import ExecutionSemantics
 
 if TYPE_CHECKING:
     from .callable_registry import _Call
@@ -141,7 +141,7 @@ def _prepare(obj: Entity, inputs: CallInputs) -> tuple[ExecutionSemantics, Pendi
 
 def _held_by_other_outputs(items: list[Entity]) -> set[int]:
     """``id()`` of the returned entities that sit inside the tree of another returned entity."""
-    from .tree import walk
+    from ..core.tree import walk
 
     inside: set[int] = set()
     for obj in items:
