@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from ipython_shell import Ran, interactive_shell, run
 
+from ecs_notebook.core.entity import META_FIELDS
 from ecs_notebook.notebook.magics import SUMMARY_METADATA
 
 PANDAS = "import pandas as pd\nimport numpy as np\ndf = pd.DataFrame({'a': [1.0, 2.0, None, 4.0], 'b': ['x', 'y', 'y', 'z']})"
@@ -222,40 +223,8 @@ def same(a: Any, b: Any) -> bool:
         return True  # figures and axes: compared by what they displayed (the outputs)
     if isinstance(a, np.random.Generator):
         return a.bit_generator.state == b.bit_generator.state
-    if hasattr(a, "model_dump"):
-        return a.model_dump(
-            exclude={
-                "ecs_id",
-                "live_id",
-                "lineage_id",
-                "root_ecs_id",
-                "root_live_id",
-                "created_at",
-                "forked_at",
-                "old_ids",
-                "previous_ecs_id",
-                "derived_from_function",
-                "derived_from_execution_id",
-                "function_input_entities",
-                "attribute_source",
-            }
-        ) == b.model_dump(
-            exclude={
-                "ecs_id",
-                "live_id",
-                "lineage_id",
-                "root_ecs_id",
-                "root_live_id",
-                "created_at",
-                "forked_at",
-                "old_ids",
-                "previous_ecs_id",
-                "derived_from_function",
-                "derived_from_execution_id",
-                "function_input_entities",
-                "attribute_source",
-            }
-        )
+    if hasattr(a, "model_dump"):  # entities: by their data (ids and provenance differ between sessions)
+        return a.model_dump(exclude=set(META_FIELDS)) == b.model_dump(exclude=set(META_FIELDS))
     if hasattr(a, "__dict__") and not isinstance(a, types.GeneratorType) and type(a).__module__ not in ("sqlite3", "builtins"):
         return same(dict(vars(a)), dict(vars(b)))
     try:

@@ -925,32 +925,17 @@ def _fill(obj: Any, source: Any, orig: Callable[[Any], Any]) -> bool:
         obj.__dict__.clear()
         obj.__dict__.update(state)
     else:
-        return _restore_into(obj, source)
+        return False
     return True
 
 
 def _restore_into(obj: Any, source: Any) -> bool:
-    """Make ``obj`` equal to ``source`` in place."""
-    if isinstance(obj, list):
-        obj[:] = source
-    elif isinstance(obj, (dict, set)):
-        obj.clear()
-        obj.update(source)
-    elif type(obj).__module__ == "numpy" and type(obj).__name__ == "ndarray":
-        if obj.shape != source.shape:
-            return False
-        obj[...] = source
-    elif isinstance(obj, Entity):
-        keep = {k: obj.__dict__[k] for k in ("live_id", "root_live_id")}
-        obj.__dict__.update(source.__dict__)
-        obj.__dict__.update(keep)
-    elif hasattr(obj, "__dict__") and type(obj) is type(source):
-        # pandas objects and plain objects (estimators included) keep all their state in __dict__
-        obj.__dict__.clear()
-        obj.__dict__.update(source.__dict__)
-    else:
-        return False
-    return True
+    """Make ``obj`` equal to ``source`` (a fresh value, e.g. read back from the store) in place."""
+    return _fill(obj, source, _same_object)
+
+
+def _same_object(v: Any) -> Any:
+    return v
 
 
 def describe(value: Any) -> str:
