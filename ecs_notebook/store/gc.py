@@ -28,9 +28,10 @@ class GcReport:
     removable_bytes: int
     freed_bytes: int  # bytes removed (0 on a dry run)
     dropped_versions: int  # versions whose values are no longer kept (keep_last)
+    dry_run: bool = False
 
     def __str__(self) -> str:
-        verb = "removed" if self.freed_bytes or not self.removable else "would remove"
+        verb = "would remove" if self.dry_run else "removed"
         kept = f"; values of {self.dropped_versions} older versions dropped" if self.dropped_versions else ""
         return (
             f"{verb} {self.removable} of {self.parts} value parts ({_size(self.removable_bytes)}); "
@@ -64,7 +65,7 @@ def collect_garbage(store: Store, keep_last: int | None = None, min_age: float =
     removable = [k for k, (_, at) in sizes.items() if k not in referenced and at < cutoff]
     removable_bytes = sum(sizes[k][0] for k in removable)
     freed = 0 if dry_run else store.delete_parts(removable, older_than=cutoff)
-    return GcReport(len(sizes), len(referenced & set(sizes)), len(removable), removable_bytes, freed, dropped)
+    return GcReport(len(sizes), len(referenced & set(sizes)), len(removable), removable_bytes, freed, dropped, dry_run)
 
 
 def _size(n: int) -> str:
