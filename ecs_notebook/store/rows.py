@@ -15,7 +15,7 @@ from pydantic_core import to_json as _to_json
 from ..core.classes import resolve_entity_class
 from ..core.entity import Entity, UntypedEntity
 from ..core.errors import StoreError
-from ..core.records import EXECUTION_TYPE, VersionRecord
+from ..core.records import EXECUTION_TYPE, VersionRecord, record_fields
 from ..core.tree import SLOT, FrozenSetTemplate, SetTemplate
 from ..core.typeinfo import class_info
 from .codec import Encoder, decode
@@ -217,7 +217,7 @@ def encode_record(rec: VersionRecord, is_root: bool, enc: Encoder, sharing: Shar
     data["c"] = rec.created_at
     function_name = succeeded = cache_key = None
     if cls.__ecs_type__ == EXECUTION_TYPE:
-        p = dict(zip(info.plain_fields, rec.plain))
+        p = rec.plain_dict()
         function_name, succeeded = p["function_name"], int(p["succeeded"])
         if p["succeeded"] and not p["cached"]:
             cache_key = p["cache_key"]
@@ -264,14 +264,16 @@ def _count_slots(v: Any) -> int:
 
 
 def _fields_of(rec: VersionRecord) -> dict[str, Any]:
-    """Every field of a record by name (an untyped record's untyped_data)."""
-    if rec.cls is UntypedEntity:
-        return dict(rec.templates[0]) if rec.templates else {}
-    info = class_info(rec.cls)
-    out = dict(zip(info.plain_fields, rec.plain))
-    if rec.templates is not None:
-        out.update(zip(info.entity_fields, rec.templates))
-    return out
+    """Every field of a record by name, entity fields as their templates (an untyped record's untyped_data)."""
+    return record_fields(rec, child=_as_is, fill=_template_itself)
+
+
+def _as_is(eid: UUID) -> UUID:
+    return eid
+
+
+def _template_itself(template: Any, children: Any) -> Any:
+    return template
 
 
 def _uuid(b: bytes | None) -> UUID | None:
