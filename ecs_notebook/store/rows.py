@@ -15,7 +15,7 @@ from pydantic_core import to_json as _to_json
 from ..core.classes import resolve_entity_class
 from ..core.entity import Entity, UntypedEntity
 from ..core.errors import StoreError
-from ..core.records import EXECUTION_TYPE, VersionRecord, record_fields
+from ..core.records import EXECUTION_TYPE, VersionRecord, new_record, record_fields
 from ..core.tree import SLOT, FrozenSetTemplate, SetTemplate
 from ..core.typeinfo import class_info
 from .codec import Encoder, decode
@@ -23,7 +23,6 @@ from .codec import Encoder, decode
 # ensure_ascii keeps lone surrogates (file names from os.fsdecode) as \\ud8xx escapes SQLite can store.
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, check_circular=False).encode
 _loads = json.loads
-_tuple_new = tuple.__new__
 
 
 class Row(NamedTuple):
@@ -385,30 +384,29 @@ def _decode_record(row: Any, load_base: Callable[[UUID], VersionRecord]) -> Vers
         raise ValueError(msg)
     f = data.get("f")
     de = data.get("de")
-    return _tuple_new(
-        VersionRecord,
-        (
-            UUID(bytes=bytes(ecs_id)),
-            UUID(bytes=bytes(lineage_id)),
-            cls,
-            plain,
-            templates,
-            slots,
-            _uuid(root),
-            _uuid(prev),
-            _ids(data.get("o")),
-            datetime.fromisoformat(data["c"]),
-            datetime.fromisoformat(f) if f else None,
-            decode(data["A"]) if "A" in data else _ids_back(data.get("a", {})),
-            data.get("df"),
-            UUID(de) if de else None,
-            _ids(data.get("fi")),
-            _ids(data.get("si")),
-            data.get("oi"),
-            None,
-            None,
-            True,
-        ),
+    root_id = _uuid(root)
+    if root_id is None:
+        msg = "it names no root version"
+        raise ValueError(msg)
+    return new_record(
+        ecs_id=UUID(bytes=bytes(ecs_id)),
+        lineage_id=UUID(bytes=bytes(lineage_id)),
+        cls=cls,
+        plain=plain,
+        templates=templates,
+        slots=slots,
+        root_ecs_id=root_id,
+        previous_ecs_id=_uuid(prev),
+        old_ids=_ids(data.get("o")),
+        created_at=datetime.fromisoformat(data["c"]),
+        forked_at=datetime.fromisoformat(f) if f else None,
+        attribute_source=decode(data["A"]) if "A" in data else _ids_back(data.get("a", {})),
+        derived_from_function=data.get("df"),
+        derived_from_execution_id=UUID(de) if de else None,
+        function_input_entities=_ids(data.get("fi")),
+        sibling_output_entities=_ids(data.get("si")),
+        output_index=data.get("oi"),
+        from_storage=True,
     )
 
 
