@@ -275,3 +275,10 @@ def test_addresses_after_a_frame_or_array_field_resolve_after_a_restart(tmp_path
     assert get(f"@{h.ecs_id}.items.2") == "after"
     assert get(f"@{h.ecs_id}.extra.k") == 5
     assert list(get(f"@{h.ecs_id}.items.1")) == [0, 1, 2]
+
+
+def test_max_value_bytes_refuses_a_negative_size(tmp_path, monkeypatch):
+    with interactive_shell(tmp_path, monkeypatch) as ip:
+        run(ip, "%config EcsNotebook.max_value_bytes = -1")  # %config logs the TraitError and keeps the old value
+        magics = ip.find_magic("ecs_stale").__self__
+        assert magics.options.max_value_bytes == 2**30 and magics.recorder.max_value_bytes == 2**30

@@ -37,6 +37,7 @@ class EcsNotebook(Configurable):
     max_execution_time = Float(None, allow_none=True, help="Default time limit of calls, in seconds.").tag(config=True)
     max_value_bytes = Int(
         2**30,
+        min=0,
         help="Recorded values larger than this are kept by fingerprint, type, shape and a sample only (get() of them "
         "raises ValueNotStoredError).",
     ).tag(config=True)
