@@ -247,16 +247,9 @@ def _derives(g: LineageTopology, a: int, b: int, k: int) -> bool:
     return k != VERSION or not _made_by_execution(g, b)
 
 
-def _supersedes(g: LineageTopology, execution: int, lineage: set[int] | UUID, latest: _Latest) -> bool:
+def _supersedes(g: LineageTopology, execution: int, lineage: UUID, latest: _Latest) -> bool:
     """Whether ``execution`` made a new version of ``lineage`` itself (its other outputs then match that version)."""
-    for out, k in g.out_adjacency[execution]:
-        if k == OUTPUT:
-            if isinstance(lineage, set):
-                if g.ids[out].int in lineage:
-                    return True
-            elif latest.lineage(out) == lineage:
-                return True
-    return False
+    return any(k == OUTPUT and latest.lineage(out) == lineage for out, k in g.out_adjacency[execution])
 
 
 class _Latest:
@@ -325,7 +318,7 @@ def stale(x: Any) -> LineageIds:
                 continue
             if from_own and ek == CHILD:
                 continue  # x's parts are not derived from x (an unchanged part belongs to x's newer versions too)
-            if from_own and kind[nxt] != ENTITY and _supersedes(g, nxt, own, latest):
+            if from_own and kind[nxt] != ENTITY and _supersedes(g, nxt, lineage, latest):
                 continue  # the execution made a newer version of x too: its outputs match that one
             seen.add(nxt)
             if kind[nxt] == ENTITY and latest.is_latest(nxt):
