@@ -384,3 +384,22 @@ def test_a_cell_that_is_only_a_comment_records_one_empty_execution(ip):
 def test_an_empty_cell_run_inside_a_recorded_cell_does_not_end_it(ip):
     ran = ok(rec(ip, "outer", "get_ipython().run_cell('   ')\nx = 1"))
     assert re.search(r"^outer: - → x@[0-9a-f]{8} · ", summary(ran))
+
+
+def test_an_unloaded_recorder_no_longer_follows_the_store(tmp_path, monkeypatch):
+    import ecs_notebook
+
+    with interactive_shell(tmp_path, monkeypatch) as ip:
+        recorder = ip.find_magic("ecs_stale").__self__.recorder
+        ok(rec(ip, "make", "xs = [1]"))
+        ip.run_line_magic("unload_ext", "ecs_notebook")
+        ecs_notebook.connect("memory://")  # a store change reaches only subscribed recorders
+        assert "xs" in recorder.vars
+
+
+def test_a_header_is_checked_again_for_each_run_of_the_cell(ip):
+    ok(run(ip, "a = 1"))
+    cell = "%%ecs_exec use --in a\nb = a + 1"
+    ok(run(ip, cell))
+    ok(run(ip, "del a"))
+    assert "--in names not defined in the notebook: a" in one_line_usage_error(run(ip, cell))

@@ -451,9 +451,10 @@ class EntityRegistryType:
         for hook in list(self._store_hooks):
             hook()
 
-    def on_store_change(self, hook: Callable[[], None]) -> None:
-        """Call ``hook()`` whenever the registry switches to another store."""
+    def on_store_change(self, hook: Callable[[], None]) -> Callable[[], None]:
+        """Call ``hook()`` whenever the registry switches to another store; returns a function that unsubscribes."""
         self._store_hooks.append(hook)
+        return lambda: self._store_hooks.remove(hook) if hook in self._store_hooks else None
 
     def subscribe(self, listener: RecordListener) -> Callable[[], None]:
         """Call ``listener(records)`` for every batch of new records; returns an unsubscribe function."""

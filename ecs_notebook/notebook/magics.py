@@ -22,8 +22,7 @@ from ..core.registry import EntityRegistry
 from ..core.variable import VARIABLE_INDEX
 from ..execution.callable_registry import CallableRegistry
 from ..execution.model import ExecutionConfig, FunctionExecution
-from .cells import analyse
-from .recorder import CellRecorder, CellRun
+from .recorder import CellRecorder, CellRun, cell_names
 
 
 class EcsNotebook(Configurable):
@@ -113,12 +112,31 @@ class EcsMagics(Magics):
         self.options = config
         self.recorder = CellRecorder(shell.user_ns, _notebook_name(shell, config), shell.user_ns_hidden, warn=_warn)
         self.record_all = False
+        self._last_header: tuple[tuple[str, str], Any] | None = None  # ((line, body), args or UsageError)
         self._runs: list[tuple[Any, CellRun | None, bool]] = []  # (ExecutionInfo, run, quiet), innermost last
 
     # -- recorded cells: IPython events ---------------------------------------------------------
 
     def parse_header(self, line: str, body: str) -> Any:
-        """The options of a ``%%ecs_exec`` header, checked against the cell; UsageError if wrong."""
+        """The options of a ``%%ecs_exec`` header, checked against the cell; UsageError if wrong.
+
+        The input transformer and ``pre_run_cell`` both ask about the same cell, with no user code
+        in between: the answer is kept until the cell ends.
+        """
+        last = self._last_header
+        if last is not None and last[0] == (line, body):
+            if isinstance(last[1], UsageError):
+                raise last[1]
+            return last[1]
+        try:
+            args = self._parse_header(line, body)
+        except UsageError as exc:
+            self._last_header = ((line, body), exc)
+            raise
+        self._last_header = ((line, body), args)
+        return args
+
+    def _parse_header(self, line: str, body: str) -> Any:
         import shlex
 
         try:
@@ -134,7 +152,7 @@ class EcsMagics(Magics):
                 raise UsageError(f"%%ecs_exec {args.name}: --in names not defined in the notebook: {', '.join(missing)}")
         if args.outputs:
             try:
-                names = analyse(self.shell.transform_cell(body))
+                names = cell_names(self.shell.transform_cell(body))
             except (SyntaxError, ValueError):
                 names = None
             if names is not None:
@@ -151,6 +169,7 @@ class EcsMagics(Magics):
         reports the error. The header line becomes an empty line, so tracebacks keep the cell's
         own line numbers (unless the body starts with another cell magic, which must come first).
         """
+        self._last_header = None  # a new cell (even a silent run, which has no post_run_cell)
         if not lines or not lines[0].startswith(_CELL_MAGIC):
             return lines
         parts = _split_header("".join(lines))
@@ -198,6 +217,7 @@ class EcsMagics(Magics):
         return self.recorder.begin(name, raw, info.transformed_cell), bool(self.options.quiet)
 
     def post_run_cell(self, result: Any) -> None:
+        self._last_header = None  # the next cell's header is checked against the namespace it meets
         # IPython fires post_run_cell without pre_run_cell for an empty cell: match by the cell's info.
         info = getattr(result, "info", None)
         index = next((k for k in range(len(self._runs) - 1, -1, -1) if self._runs[k][0] is info), None)

@@ -62,7 +62,8 @@ _MUTATION, _CREATION = ExecutionSemantics.MUTATION, ExecutionSemantics.CREATION
 
 
 @functools.lru_cache(maxsize=512)
-def _analyse(code: str) -> CellNames:
+def cell_names(code: str) -> CellNames:
+    """:func:`cells.analyse`, once per cell source (a re-run cell is not parsed again); do not mutate the result."""
     return analyse(code)
 
 
@@ -206,7 +207,7 @@ class CellRecorder:
         self._warn = warn or _default_warn
         self.max_value_bytes = MAX_VALUE_BYTES
         VARIABLE_INDEX.attach(lambda: self.ns)
-        EntityRegistry.on_store_change(self._store_changed)
+        self._unsubscribe = EntityRegistry.on_store_change(self._store_changed)
 
     def _store_changed(self) -> None:
         """Another store: what this session knew of the old one does not hold there."""
@@ -214,7 +215,9 @@ class CellRecorder:
         self.vars.clear()
 
     def close(self) -> None:
+        """Stop looking at the namespace and the store (``%unload_ext``): nothing keeps this recorder alive."""
         VARIABLE_INDEX.attach(None)
+        self._unsubscribe()
 
     def set_notebook(self, notebook: str) -> None:
         """Key variable lineages by ``notebook`` from now on (``%config EcsNotebook.notebook``)."""
@@ -270,7 +273,7 @@ class CellRecorder:
         errors (StoreError) propagate: then nothing is recorded.
         """
         try:
-            names = _analyse(code) if code is not None else None
+            names = cell_names(code) if code is not None else None
         except (SyntaxError, ValueError):
             names = None
         run = CellRun(name, source, code_version(source), names, only_in, only_out)
@@ -677,7 +680,7 @@ class CellRecorder:
             is_async = False
             if source is not None:
                 try:
-                    is_async = _analyse(source).is_async
+                    is_async = cell_names(source).is_async
                 except (SyntaxError, ValueError):
                     is_async = False
             cells.append(RerunCell(name, source, is_async))
